@@ -1,0 +1,20 @@
+# Turns memwin.def's EXPORTS list into a GNU ld version script, so the Linux
+# library exports exactly the DLL's set.  Usage: include() with MEMWIN_DEF and
+# MEMWIN_VERSION_SCRIPT set.
+file(STRINGS "${MEMWIN_DEF}" def_lines)
+set(in_exports FALSE)
+set(symbols "")
+foreach(line IN LISTS def_lines)
+  string(STRIP "${line}" line)
+  if(line STREQUAL "" OR line MATCHES "^;")
+    continue()
+  endif()
+  if(line STREQUAL "EXPORTS")
+    set(in_exports TRUE)
+  elseif(in_exports)
+    string(REGEX REPLACE "[ \t].*" "" sym "${line}")
+    string(APPEND symbols "    ${sym};\n")
+  endif()
+endforeach()
+file(WRITE "${MEMWIN_VERSION_SCRIPT}.tmp" "{\n  global:\n${symbols}  local: *;\n};\n")
+file(COPY_FILE "${MEMWIN_VERSION_SCRIPT}.tmp" "${MEMWIN_VERSION_SCRIPT}" ONLY_IF_DIFFERENT)

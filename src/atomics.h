@@ -1,0 +1,54 @@
+/* Internal: 64-bit and pointer atomics for the library (sequentially
+ * consistent).  GCC/Clang builtins, or Interlocked* under MSVC. */
+#ifndef MEMWIN_ATOMICS_H
+#define MEMWIN_ATOMICS_H
+
+#include <stdint.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+/* Adds d to *p and returns the new value. */
+static inline uint64_t mw_add64(uint64_t *p, int64_t d)
+{
+    return (uint64_t)_InterlockedExchangeAdd64((volatile __int64 *)p, d) + (uint64_t)d;
+}
+static inline uint64_t mw_load64(const uint64_t *p)
+{
+    return (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, 0, 0);
+}
+static inline void mw_store64(uint64_t *p, uint64_t v)
+{
+    _InterlockedExchange64((volatile __int64 *)p, (__int64)v);
+}
+static inline void *mw_load_ptr(void *const *p)
+{
+    return _InterlockedCompareExchangePointer((void *volatile *)p, NULL, NULL);
+}
+static inline void *mw_swap_ptr(void **p, void *v)
+{
+    return _InterlockedExchangePointer((void *volatile *)p, v);
+}
+#else
+static inline uint64_t mw_add64(uint64_t *p, int64_t d)
+{
+    return __atomic_add_fetch(p, (uint64_t)d, __ATOMIC_SEQ_CST);
+}
+static inline uint64_t mw_load64(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+static inline void mw_store64(uint64_t *p, uint64_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+static inline void *mw_load_ptr(void *const *p)
+{
+    return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+static inline void *mw_swap_ptr(void **p, void *v)
+{
+    return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+}
+#endif
+
+#endif /* MEMWIN_ATOMICS_H */

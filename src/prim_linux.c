@@ -1,0 +1,498 @@
+/* The Windows virtual-memory model over mmap/mprotect (included by prim.c on
+ * Linux).  It reproduces what Windows, and Wine (the executable reference
+ * here), do for the calls Go makes:
+ *   - reservations start on 64 KiB boundaries and own whole 64 KiB granules;
+ *     sizes are rounded up to 4 KiB pages;
+ *   - every page of a reservation is reserved or committed (with a
+ *     protection); committed pages read zero the first time;
+ *   - commit must lie in one reservation (else 487), decommit too (else 87);
+ *     release only at a reservation's base with size 0;
+ *   - reserved and decommitted pages fault on access (PROT_NONE).
+ * Reservations live in an AVL tree keyed by base (logarithmic lookup), each
+ * with one state byte per page (0 = reserved, else the commit protection).
+ * Each transition costs at most one system call in the common case.
+ * Only reservations made through this table are known: other mappings of
+ * the process appear free to VirtualQuery, but a reservation never
+ * overlaps them (MAP_FIXED_NOREPLACE). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+#define EMU_PAGE ((uintptr_t)4096)
+#define EMU_GRANULE ((uintptr_t)65536)
+/* Windows x64 user address space: [64 KiB, 0x7FFFFFFEFFFF]. */
+#define EMU_MIN_ADDR ((uintptr_t)0x10000)
+#define EMU_MAX_ADDR ((uintptr_t)0x7FFFFFFEFFFFull)
+
+typedef struct emu_resv {
+    uintptr_t base;          /* 64 KiB aligned */
+    uintptr_t size;          /* page multiple: the reservation proper */
+    uintptr_t span;          /* 64 KiB multiple: what is mapped and owned */
+    uint32_t alloc_protect;  /* protection given at reservation */
+    uint8_t *pages;          /* per page: 0 reserved, else PAGE_* committed */
+    struct emu_resv *left, *right;
+    int height;
+} emu_resv;
+
+static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
+static emu_resv *emu_root;
+static _Thread_local uint32_t emu_last_error;
+
+/* ---- AVL tree of reservations ------------------------------------------ */
+
+static int emu_height(const emu_resv *n)
+{
+    return n ? n->height : 0;
+}
+
+static void emu_fix(emu_resv *n)
+{
+    int l = emu_height(n->left), r = emu_height(n->right);
+    n->height = (l > r ? l : r) + 1;
+}
+
+static emu_resv *emu_rotate_right(emu_resv *n)
+{
+    emu_resv *l = n->left;
+    n->left = l->right;
+    l->right = n;
+    emu_fix(n);
+    emu_fix(l);
+    return l;
+}
+
+static emu_resv *emu_rotate_left(emu_resv *n)
+{
+    emu_resv *r = n->right;
+    n->right = r->left;
+    r->left = n;
+    emu_fix(n);
+    emu_fix(r);
+    return r;
+}
+
+static emu_resv *emu_balance(emu_resv *n)
+{
+    int bf;
+    emu_fix(n);
+    bf = emu_height(n->left) - emu_height(n->right);
+    if (bf > 1) {
+        if (emu_height(n->left->left) < emu_height(n->left->right))
+            n->left = emu_rotate_left(n->left);
+        return emu_rotate_right(n);
+    }
+    if (bf < -1) {
+        if (emu_height(n->right->right) < emu_height(n->right->left))
+            n->right = emu_rotate_right(n->right);
+        return emu_rotate_left(n);
+    }
+    return n;
+}
+
+static emu_resv *emu_insert(emu_resv *n, emu_resv *item)
+{
+    if (!n)
+        return item;
+    if (item->base < n->base)
+        n->left = emu_insert(n->left, item);
+    else
+        n->right = emu_insert(n->right, item);
+    return emu_balance(n);
+}
+
+static emu_resv *emu_remove_min(emu_resv *n, emu_resv **min)
+{
+    if (!n->left) {
+        *min = n;
+        return n->right;
+    }
+    n->left = emu_remove_min(n->left, min);
+    return emu_balance(n);
+}
+
+static emu_resv *emu_remove(emu_resv *n, uintptr_t base)
+{
+    if (!n)
+        return NULL;
+    if (base < n->base) {
+        n->left = emu_remove(n->left, base);
+    } else if (base > n->base) {
+        n->right = emu_remove(n->right, base);
+    } else {
+        emu_resv *min;
+        if (!n->right)
+            return n->left;
+        n->right = emu_remove_min(n->right, &min);
+        min->left = n->left;
+        min->right = n->right;
+        return emu_balance(min);
+    }
+    return emu_balance(n);
+}
+
+/* The reservation with the greatest base <= addr, or NULL. */
+static emu_resv *emu_floor(uintptr_t addr)
+{
+    emu_resv *n = emu_root, *best = NULL;
+    while (n) {
+        if (n->base <= addr) {
+            best = n;
+            n = n->right;
+        } else {
+            n = n->left;
+        }
+    }
+    return best;
+}
+
+/* The reservation with the smallest base > addr, or NULL. */
+static emu_resv *emu_above(uintptr_t addr)
+{
+    emu_resv *n = emu_root, *best = NULL;
+    while (n) {
+        if (n->base > addr) {
+            best = n;
+            n = n->left;
+        } else {
+            n = n->right;
+        }
+    }
+    return best;
+}
+
+/* The reservation whose pages [base, base+size) contain addr. */
+static emu_resv *emu_find(uintptr_t addr)
+{
+    emu_resv *r = emu_floor(addr);
+    return (r && addr - r->base < r->size) ? r : NULL;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int emu_unix_prot(uint32_t protect)
+{
+    switch (protect) {
+    case MEMWIN_PAGE_READWRITE:
+        return PROT_READ | PROT_WRITE;
+    case MEMWIN_PAGE_READONLY:
+        return PROT_READ;
+    default:
+        return PROT_NONE;
+    }
+}
+
+static int emu_valid_protect(uint32_t protect)
+{
+    return protect == MEMWIN_PAGE_NOACCESS || protect == MEMWIN_PAGE_READONLY ||
+           protect == MEMWIN_PAGE_READWRITE;
+}
+
+static uint32_t emu_errno_code(int e)
+{
+    return e == EEXIST ? MEMWIN_ERROR_INVALID_ADDRESS
+           : e == EINVAL ? MEMWIN_ERROR_INVALID_PARAMETER
+                         : MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+}
+
+static int emu_overlaps(uintptr_t base, uintptr_t span)
+{
+    emu_resv *r = emu_floor(base + span - 1);
+    return r && r->base + r->span > base;
+}
+
+/* Maps span bytes at a 64 KiB boundary, at want if nonzero.  Returns the
+ * address or 0 with *err set. */
+static uintptr_t emu_map(uintptr_t want, uintptr_t span, int prot, uint32_t *err)
+{
+    const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    void *p;
+    uintptr_t a, head;
+    if (want) {
+        p = mmap((void *)want, span, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == MAP_FAILED) {
+            *err = emu_errno_code(errno);
+            return 0;
+        }
+        if ((uintptr_t)p != want) { /* a kernel that ignores the flag */
+            munmap(p, span);
+            *err = MEMWIN_ERROR_INVALID_ADDRESS;
+            return 0;
+        }
+        return want;
+    }
+    p = mmap(NULL, span, prot, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        *err = emu_errno_code(errno);
+        return 0;
+    }
+    if (((uintptr_t)p & (EMU_GRANULE - 1)) == 0)
+        return (uintptr_t)p;
+    /* Unaligned: map a granule more and trim both ends. */
+    munmap(p, span);
+    p = mmap(NULL, span + EMU_GRANULE, prot, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        *err = emu_errno_code(errno);
+        return 0;
+    }
+    a = ((uintptr_t)p + EMU_GRANULE - 1) & ~(EMU_GRANULE - 1);
+    head = a - (uintptr_t)p;
+    if (head)
+        munmap(p, head);
+    munmap((void *)(a + span), EMU_GRANULE - head);
+    return a;
+}
+
+/* Returns 1 if every page in [first, first+count) has state s. */
+static int emu_all_pages(const emu_resv *r, uintptr_t first, uintptr_t count, uint8_t s)
+{
+    uintptr_t i;
+    for (i = 0; i < count; i++)
+        if (r->pages[first + i] != s)
+            return 0;
+    return 1;
+}
+
+/* ---- the primitives ----------------------------------------------------- */
+
+static void *emu_reserve(uintptr_t addr, uintptr_t size, uint32_t type, uint32_t protect)
+{
+    uintptr_t base, end, span, got;
+    uint32_t err = 0;
+    int commit = (type & MEMWIN_MEM_COMMIT) != 0;
+    emu_resv *r;
+    if (addr) {
+        base = addr & ~(EMU_GRANULE - 1);
+        if (addr + size < addr || addr + size > EMU_MAX_ADDR + 1 || base < EMU_MIN_ADDR) {
+            emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
+            return NULL;
+        }
+        end = (addr + size + EMU_PAGE - 1) & ~(EMU_PAGE - 1);
+    } else {
+        if (size > EMU_MAX_ADDR - EMU_MIN_ADDR) {
+            emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
+            return NULL;
+        }
+        base = 0;
+        end = (size + EMU_PAGE - 1) & ~(EMU_PAGE - 1);
+    }
+    size = end - base;
+    span = (size + EMU_GRANULE - 1) & ~(EMU_GRANULE - 1);
+    r = (emu_resv *)calloc(1, sizeof *r);
+    if (r)
+        r->pages = (uint8_t *)calloc(size / EMU_PAGE, 1);
+    if (!r || !r->pages) {
+        free(r);
+        emu_last_error = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+        return NULL;
+    }
+    pthread_mutex_lock(&emu_lock);
+    if (base && emu_overlaps(base, span)) {
+        err = MEMWIN_ERROR_INVALID_ADDRESS;
+        got = 0;
+    } else {
+        /* Map committed directly when the whole span is the reservation. */
+        int direct = commit && span == size;
+        got = emu_map(base, span, direct ? emu_unix_prot(protect) : PROT_NONE, &err);
+        if (got && commit && !direct && mprotect((void *)got, size, emu_unix_prot(protect)) != 0) {
+            munmap((void *)got, span);
+            err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+            got = 0;
+        }
+    }
+    if (got) {
+        r->base = got;
+        r->size = size;
+        r->span = span;
+        r->alloc_protect = protect;
+        if (commit)
+            memset(r->pages, (int)protect, size / EMU_PAGE);
+        r->height = 1;
+        emu_root = emu_insert(emu_root, r);
+    }
+    pthread_mutex_unlock(&emu_lock);
+    if (!got) {
+        free(r->pages);
+        free(r);
+        emu_last_error = err;
+        return NULL;
+    }
+    return (void *)got;
+}
+
+static void *emu_commit(uintptr_t addr, uintptr_t size, uint32_t protect)
+{
+    uintptr_t start = addr & ~(EMU_PAGE - 1), end, first, count;
+    emu_resv *r;
+    uint32_t err = 0;
+    if (addr + size < addr || addr + size > EMU_MAX_ADDR + 1) {
+        emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
+        return NULL;
+    }
+    end = (addr + size + EMU_PAGE - 1) & ~(EMU_PAGE - 1);
+    pthread_mutex_lock(&emu_lock);
+    r = emu_find(start);
+    if (!r || end - r->base > r->size) {
+        err = MEMWIN_ERROR_INVALID_ADDRESS;
+    } else {
+        first = (start - r->base) / EMU_PAGE;
+        count = (end - start) / EMU_PAGE;
+        if (!emu_all_pages(r, first, count, (uint8_t)protect)) {
+            if (mprotect((void *)start, end - start, emu_unix_prot(protect)) != 0)
+                err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+            else
+                memset(r->pages + first, (int)protect, count);
+        }
+    }
+    pthread_mutex_unlock(&emu_lock);
+    if (err) {
+        emu_last_error = err;
+        return NULL;
+    }
+    return (void *)start;
+}
+
+static void *emu_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
+{
+    const uint32_t known = MEMWIN_MEM_COMMIT | MEMWIN_MEM_RESERVE;
+    if (size == 0 || (type & known) == 0 || (type & ~known) != 0 || !emu_valid_protect(protect)) {
+        emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
+        return NULL;
+    }
+    /* Commit without an address reserves too, as Windows does. */
+    if ((type & MEMWIN_MEM_RESERVE) || addr == NULL)
+        return emu_reserve((uintptr_t)addr, size, type, protect);
+    return emu_commit((uintptr_t)addr, size, protect);
+}
+
+/* Decommits [start, end) of r: fresh PROT_NONE pages, so they read zero
+ * when committed again.  Called with the lock held. */
+static uint32_t emu_decommit(emu_resv *r, uintptr_t start, uintptr_t end)
+{
+    uintptr_t first = (start - r->base) / EMU_PAGE, count = (end - start) / EMU_PAGE;
+    void *p;
+    if (emu_all_pages(r, first, count, 0))
+        return 0;
+    p = mmap((void *)start, end - start, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    if (p == MAP_FAILED)
+        return MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+    memset(r->pages + first, 0, count);
+    return 0;
+}
+
+static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
+{
+    uintptr_t a = (uintptr_t)addr, start = a & ~(EMU_PAGE - 1), end;
+    uint32_t err = 0;
+    emu_resv *r, *gone = NULL;
+    if ((type != MEMWIN_MEM_DECOMMIT && type != MEMWIN_MEM_RELEASE) ||
+        (type == MEMWIN_MEM_RELEASE && size != 0) || addr == NULL || a + size < a) {
+        emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
+        return 0;
+    }
+    pthread_mutex_lock(&emu_lock);
+    r = emu_find(start);
+    if (!r) {
+        err = MEMWIN_ERROR_INVALID_PARAMETER; /* Wine's code; Windows: 487 */
+    } else if (size == 0) {
+        if (start != r->base) {
+            err = MEMWIN_ERROR_INVALID_ADDRESS;
+        } else if (type == MEMWIN_MEM_RELEASE) {
+            if (munmap((void *)r->base, r->span) != 0) {
+                err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+            } else {
+                emu_root = emu_remove(emu_root, r->base);
+                gone = r;
+            }
+        } else {
+            err = emu_decommit(r, r->base, r->base + r->size);
+        }
+    } else {
+        end = (a + size + EMU_PAGE - 1) & ~(EMU_PAGE - 1);
+        if (end - r->base > r->size)
+            err = MEMWIN_ERROR_INVALID_PARAMETER;
+        else
+            err = emu_decommit(r, start, end);
+    }
+    pthread_mutex_unlock(&emu_lock);
+    if (gone) {
+        free(gone->pages);
+        free(gone);
+    }
+    if (err) {
+        emu_last_error = err;
+        return 0;
+    }
+    return 1;
+}
+
+static uint32_t emu_virtual_query(const void *addr, memwin_region_info *info)
+{
+    uintptr_t page = (uintptr_t)addr & ~(EMU_PAGE - 1);
+    emu_resv *r;
+    if ((uintptr_t)addr > EMU_MAX_ADDR)
+        return MEMWIN_ERROR_INVALID_PARAMETER;
+    pthread_mutex_lock(&emu_lock);
+    r = emu_find(page);
+    info->base = (void *)page;
+    if (r) {
+        uintptr_t i = (page - r->base) / EMU_PAGE, n = r->size / EMU_PAGE, j = i;
+        uint8_t s = r->pages[i];
+        while (j < n && r->pages[j] == s)
+            j++;
+        info->allocation_base = (void *)r->base;
+        info->allocation_protect = r->alloc_protect;
+        info->state = s ? MEMWIN_MEM_COMMIT : MEMWIN_MEM_RESERVE;
+        info->protect = s;
+        info->region_size = (j - i) * EMU_PAGE;
+    } else {
+        emu_resv *next = emu_above(page);
+        info->allocation_base = NULL;
+        info->allocation_protect = 0;
+        info->state = MEMWIN_MEM_FREE;
+        info->protect = MEMWIN_PAGE_NOACCESS;
+        info->region_size = (next ? next->base : EMU_MAX_ADDR + 1) - page;
+    }
+    pthread_mutex_unlock(&emu_lock);
+    return 0;
+}
+
+static uint32_t emu_get_last_error(void)
+{
+    return emu_last_error;
+}
+
+static void emu_set_last_error(uint32_t code)
+{
+    emu_last_error = code;
+}
+
+static void emu_write_stderr(const char *bytes, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(2, bytes, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        bytes += n;
+        len -= (size_t)n;
+    }
+}
+
+static void emu_exit_process(int status)
+{
+    _exit(status);
+}
+
+const memwin_prim memwin_host_prim = {
+    emu_virtual_alloc, emu_virtual_free, emu_virtual_query, emu_get_last_error,
+    emu_set_last_error, emu_write_stderr, emu_exit_process,
+};

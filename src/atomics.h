@@ -20,6 +20,15 @@ static inline void mw_store64(uint64_t *p, uint64_t v)
 {
     _InterlockedExchange64((volatile __int64 *)p, (__int64)v);
 }
+/* Sets *p to 1 if it was 0; returns 1 on success. */
+static inline int mw_try_lock32(uint32_t *p)
+{
+    return _InterlockedCompareExchange((volatile long *)p, 1, 0) == 0;
+}
+static inline void mw_unlock32(uint32_t *p)
+{
+    _InterlockedExchange((volatile long *)p, 0);
+}
 static inline void *mw_load_ptr(void *const *p)
 {
     return _InterlockedCompareExchangePointer((void *volatile *)p, NULL, NULL);
@@ -40,6 +49,15 @@ static inline uint64_t mw_load64(const uint64_t *p)
 static inline void mw_store64(uint64_t *p, uint64_t v)
 {
     __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+static inline int mw_try_lock32(uint32_t *p)
+{
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(p, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+static inline void mw_unlock32(uint32_t *p)
+{
+    __atomic_store_n(p, 0, __ATOMIC_RELEASE);
 }
 static inline void *mw_load_ptr(void *const *p)
 {

@@ -3,6 +3,7 @@
 #include "fatal.h"
 #include "memwin.h"
 #include "prim.h"
+#include "sysinfo.h"
 
 /* Go's retry granularity is the literal 4096, not the physical page size. */
 #define GO_RETRY_FLOOR ((uintptr_t)4096)
@@ -70,10 +71,11 @@ void sysUsedOS(void *v, uintptr_t n)
         while (small >= GO_RETRY_FLOOR && os_alloc(p, a, small, MW_MEM_COMMIT) == NULL)
             small = halve(small);
         if (small < GO_RETRY_FLOOR) {
-            char line[MEMWIN_LINE_MAX];
+            char line[MEMWIN_LINE_MAX * 3];
             uint32_t err = p->get_last_error();
             if (err == MEMWIN_ERROR_NOT_ENOUGH_MEMORY || err == MEMWIN_ERROR_COMMITMENT_LIMIT) {
                 memwin_format_failed(line, "VirtualAlloc", n, err);
+                memwin_append_oom_status(line, sizeof line); /* opt-in, off by default */
                 memwin_throw(line, "out of memory");
             } else {
                 memwin_format_failed(line, "VirtualAlloc", small, err);

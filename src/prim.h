@@ -9,6 +9,9 @@
  * (prim_linux.c).  Exactly one is compiled, chosen in prim.c. */
 extern const memwin_prim memwin_host_prim;
 
+/* Gives up the processor (SwitchToThread / sched_yield), for spin locks. */
+void memwin_host_yield(void);
+
 /* Windows constants the logic passes to the table. */
 #define MW_MEM_COMMIT MEMWIN_MEM_COMMIT
 #define MW_MEM_RESERVE MEMWIN_MEM_RESERVE

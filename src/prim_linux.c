@@ -16,6 +16,7 @@
  * overlaps them (MAP_FIXED_NOREPLACE). */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -490,6 +491,11 @@ static void emu_write_stderr(const char *bytes, size_t len)
 static void emu_exit_process(int status)
 {
     _exit(status);
+}
+
+void memwin_host_yield(void)
+{
+    sched_yield();
 }
 
 const memwin_prim memwin_host_prim = {

@@ -52,6 +52,11 @@ static void win_exit_process(int status)
     ExitProcess((UINT)status);
 }
 
+void memwin_host_yield(void)
+{
+    SwitchToThread();
+}
+
 const memwin_prim memwin_host_prim = {
     win_virtual_alloc, win_virtual_free, win_virtual_query, win_get_last_error,
     win_set_last_error, win_write_stderr, win_exit_process,

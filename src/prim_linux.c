@@ -22,6 +22,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "rtree.h"
+
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
@@ -33,139 +35,28 @@
 #define EMU_MAX_ADDR ((uintptr_t)0x7FFFFFFEFFFFull)
 
 typedef struct emu_resv {
+    rtree_node node;         /* keyed by base; first member */
     uintptr_t base;          /* 64 KiB aligned */
     uintptr_t size;          /* page multiple: the reservation proper */
     uintptr_t span;          /* 64 KiB multiple: what is mapped and owned */
     uint32_t alloc_protect;  /* protection given at reservation */
     uint8_t *pages;          /* per page: 0 reserved, else PAGE_* committed */
-    struct emu_resv *left, *right;
-    int height;
 } emu_resv;
 
 static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
-static emu_resv *emu_root;
+static rtree_node *emu_root;
 static _Thread_local uint32_t emu_last_error;
-
-/* ---- AVL tree of reservations ------------------------------------------ */
-
-static int emu_height(const emu_resv *n)
-{
-    return n ? n->height : 0;
-}
-
-static void emu_fix(emu_resv *n)
-{
-    int l = emu_height(n->left), r = emu_height(n->right);
-    n->height = (l > r ? l : r) + 1;
-}
-
-static emu_resv *emu_rotate_right(emu_resv *n)
-{
-    emu_resv *l = n->left;
-    n->left = l->right;
-    l->right = n;
-    emu_fix(n);
-    emu_fix(l);
-    return l;
-}
-
-static emu_resv *emu_rotate_left(emu_resv *n)
-{
-    emu_resv *r = n->right;
-    n->right = r->left;
-    r->left = n;
-    emu_fix(n);
-    emu_fix(r);
-    return r;
-}
-
-static emu_resv *emu_balance(emu_resv *n)
-{
-    int bf;
-    emu_fix(n);
-    bf = emu_height(n->left) - emu_height(n->right);
-    if (bf > 1) {
-        if (emu_height(n->left->left) < emu_height(n->left->right))
-            n->left = emu_rotate_left(n->left);
-        return emu_rotate_right(n);
-    }
-    if (bf < -1) {
-        if (emu_height(n->right->right) < emu_height(n->right->left))
-            n->right = emu_rotate_right(n->right);
-        return emu_rotate_left(n);
-    }
-    return n;
-}
-
-static emu_resv *emu_insert(emu_resv *n, emu_resv *item)
-{
-    if (!n)
-        return item;
-    if (item->base < n->base)
-        n->left = emu_insert(n->left, item);
-    else
-        n->right = emu_insert(n->right, item);
-    return emu_balance(n);
-}
-
-static emu_resv *emu_remove_min(emu_resv *n, emu_resv **min)
-{
-    if (!n->left) {
-        *min = n;
-        return n->right;
-    }
-    n->left = emu_remove_min(n->left, min);
-    return emu_balance(n);
-}
-
-static emu_resv *emu_remove(emu_resv *n, uintptr_t base)
-{
-    if (!n)
-        return NULL;
-    if (base < n->base) {
-        n->left = emu_remove(n->left, base);
-    } else if (base > n->base) {
-        n->right = emu_remove(n->right, base);
-    } else {
-        emu_resv *min;
-        if (!n->right)
-            return n->left;
-        n->right = emu_remove_min(n->right, &min);
-        min->left = n->left;
-        min->right = n->right;
-        return emu_balance(min);
-    }
-    return emu_balance(n);
-}
 
 /* The reservation with the greatest base <= addr, or NULL. */
 static emu_resv *emu_floor(uintptr_t addr)
 {
-    emu_resv *n = emu_root, *best = NULL;
-    while (n) {
-        if (n->base <= addr) {
-            best = n;
-            n = n->right;
-        } else {
-            n = n->left;
-        }
-    }
-    return best;
+    return (emu_resv *)rtree_floor(emu_root, addr);
 }
 
 /* The reservation with the smallest base > addr, or NULL. */
 static emu_resv *emu_above(uintptr_t addr)
 {
-    emu_resv *n = emu_root, *best = NULL;
-    while (n) {
-        if (n->base > addr) {
-            best = n;
-            n = n->left;
-        } else {
-            n = n->right;
-        }
-    }
-    return best;
+    return (emu_resv *)rtree_above(emu_root, addr);
 }
 
 /* The reservation whose pages [base, base+size) contain addr. */
@@ -314,8 +205,8 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uint32_t type, uint32_t
         r->alloc_protect = protect;
         if (commit)
             memset(r->pages, (int)protect, size / EMU_PAGE);
-        r->height = 1;
-        emu_root = emu_insert(emu_root, r);
+        r->node.key = got;
+        emu_root = rtree_insert(emu_root, &r->node);
     }
     pthread_mutex_unlock(&emu_lock);
     if (!got) {
@@ -409,7 +300,7 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
             if (munmap((void *)r->base, r->span) != 0) {
                 err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
             } else {
-                emu_root = emu_remove(emu_root, r->base);
+                emu_root = rtree_remove(emu_root, r->base);
                 gone = r;
             }
         } else {

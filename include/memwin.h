@@ -162,6 +162,50 @@ memwin_fatal_fn memwin_set_fatal_handler(memwin_fatal_fn handler, void *ctx);
 /* The default handler (print and exit 2), for handlers that chain to it. */
 void memwin_default_fatal(const char *printed, const char *message, void *ctx);
 
+/* ---- Checked and recoverable modes ------------------------------------ */
+
+/* Modes, per process, switchable at run time (memwin_set_mode), chosen at
+ * start by the environment variable MEMWIN_MODE=exact|checked|recoverable,
+ * else by the build (CMake MEMWIN_DEFAULT_MODE; default exact).
+ *   EXACT        Go's behaviour: no checks, Go's fatal errors.
+ *   CHECKED      memwin tracks Go's state (None, Reserved, Prepared, Ready)
+ *                of every page it reserved while checking was on, and
+ *                refuses calls that break the handshake, with a precise
+ *                message to the fatal handler.
+ *   RECOVERABLE  as CHECKED, but a refused call, and any of Go's fatal
+ *                errors, returns at once: the caller reads the reason with
+ *                memwin_last_error() / memwin_last_error_message().  A
+ *                refused call has no effect; an OS failure in the middle of
+ *                Go's fallback loop leaves the pieces done before it. */
+#define MEMWIN_MODE_EXACT 0
+#define MEMWIN_MODE_CHECKED 1
+#define MEMWIN_MODE_RECOVERABLE 2
+/* Sets the mode; returns the previous one, or -1 (and changes nothing) for
+ * an unknown mode.  Memory reserved while checking was off is unknown to
+ * the tracker: checked calls on it are refused as MEMWIN_ERR_NOT_MANAGED. */
+int memwin_set_mode(int mode);
+int memwin_get_mode(void);
+
+/* Error codes of checked and recoverable modes. */
+#define MEMWIN_OK 0
+#define MEMWIN_ERR_NULL 1          /* null address or null sysMemStat */
+#define MEMWIN_ERR_UNALIGNED 2     /* address not a multiple of 4096 */
+#define MEMWIN_ERR_SIZE 3          /* zero size, or not a multiple of 4096 */
+#define MEMWIN_ERR_OVERFLOW 4      /* v + n wraps around */
+#define MEMWIN_ERR_NOT_MANAGED 5   /* range holds pages memwin has not reserved (None) */
+#define MEMWIN_ERR_STATE 6         /* a page is in the wrong state for the transition */
+#define MEMWIN_ERR_NOT_BASE 7      /* release not of one whole reservation (or a double release) */
+#define MEMWIN_ERR_ALIGN 8         /* sysReserveAligned: align not a power of two >= 4096 */
+#define MEMWIN_ERR_ACCOUNTING 9    /* sysMemStat would overflow or underflow; prepared > n */
+#define MEMWIN_ERR_OS 10           /* one of Go's fatal errors (message holds Go's text) */
+
+/* The calling thread's last error in checked or recoverable mode: 0 when
+ * its last memwin call succeeded (calls in exact mode leave it alone). */
+uint32_t memwin_last_error(void);
+/* A sentence naming the rule, the call, the range and the state found;
+ * "" when memwin_last_error() is 0.  Valid until the thread's next call. */
+const char *memwin_last_error_message(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "atomics.h"
+#include "mem_internal.h"
 #include "memwin.h"
 #include "prim.h"
 
@@ -52,6 +53,8 @@ memwin_fatal_fn memwin_set_fatal_handler(memwin_fatal_fn handler, void *ctx)
 void memwin_throw(const char *printed, const char *message)
 {
     const fatal_slot *s = (const fatal_slot *)mw_load_ptr(&current_slot);
+    if (memwin_recover(MEMWIN_ERR_OS, printed ? printed : "", message))
+        return; /* recoverable mode: the caller returns with the error */
     s->fn(printed ? printed : "", message, s->ctx);
 }
 

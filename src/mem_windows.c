@@ -1,6 +1,7 @@
 /* Go's runtime/mem_windows.go: the OS layer, written against the primitive
  * table.  Same calls, flags, fallback loops and messages as Go 1.19-1.27. */
 #include "fatal.h"
+#include "mem_internal.h"
 #include "memwin.h"
 #include "prim.h"
 #include "sysinfo.h"
@@ -29,7 +30,7 @@ static uintptr_t halve(uintptr_t small)
 }
 
 /* None -> Ready. */
-void *sysAllocOS(uintptr_t n)
+void *memwin_os_alloc(uintptr_t n)
 {
     return os_alloc(memwin_prim_current(), 0, n, MW_MEM_COMMIT | MW_MEM_RESERVE);
 }
@@ -37,12 +38,12 @@ void *sysAllocOS(uintptr_t n)
 /* Ready -> Prepared.  A decommit may not cross reservations on Windows, so
  * when the whole range fails, it is decommitted in the largest pieces that
  * succeed (O(n log n) calls at worst). */
-void sysUnusedOS(void *v, uintptr_t n)
+int memwin_os_unused(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
     uintptr_t a = (uintptr_t)v;
     if (os_free(p, a, n, MW_MEM_DECOMMIT))
-        return;
+        return 1;
     while (n > 0) {
         uintptr_t small = n;
         while (small >= GO_RETRY_FLOOR && !os_free(p, a, small, MW_MEM_DECOMMIT))
@@ -51,21 +52,22 @@ void sysUnusedOS(void *v, uintptr_t n)
             char line[MEMWIN_LINE_MAX];
             memwin_format_failed(line, "VirtualFree", small, p->get_last_error());
             memwin_throw(line, "runtime: failed to decommit pages");
-            return;
+            return 0;
         }
         a += small;
         n -= small;
     }
+    return 1;
 }
 
 /* Prepared -> Ready.  Same piecewise fallback as sysUnusedOS; out of commit
  * (errno 8 or 1455) reports the whole size, other errors the failing piece. */
-void sysUsedOS(void *v, uintptr_t n)
+int memwin_os_used(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
     uintptr_t a = (uintptr_t)v, k = n;
     if ((uintptr_t)os_alloc(p, a, n, MW_MEM_COMMIT) == a)
-        return;
+        return 1;
     while (k > 0) {
         uintptr_t small = k;
         while (small >= GO_RETRY_FLOOR && os_alloc(p, a, small, MW_MEM_COMMIT) == NULL)
@@ -81,51 +83,29 @@ void sysUsedOS(void *v, uintptr_t n)
                 memwin_format_failed(line, "VirtualAlloc", small, err);
                 memwin_throw(line, "runtime: failed to commit pages");
             }
-            return;
+            return 0;
         }
         a += small;
         k -= small;
     }
-}
-
-/* No state change: Windows has no huge-page hints. */
-void sysHugePageOS(void *v, uintptr_t n)
-{
-    (void)v;
-    (void)n;
-}
-
-void sysNoHugePageOS(void *v, uintptr_t n)
-{
-    (void)v;
-    (void)n;
-}
-
-void sysHugePageCollapseOS(void *v, uintptr_t n)
-{
-    (void)v;
-    (void)n;
+    return 1;
 }
 
 /* any -> None for the whole reservation at v; n only goes in the message. */
-void sysFreeOS(void *v, uintptr_t n)
+int memwin_os_free(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
     if (!os_free(p, (uintptr_t)v, 0, MW_MEM_RELEASE)) {
         char line[MEMWIN_LINE_MAX];
         memwin_format_failed(line, "VirtualFree", n, p->get_last_error());
         memwin_throw(line, "runtime: failed to release pages");
+        return 0;
     }
-}
-
-/* Ready -> Reserved: decommitted pages fault when touched. */
-void sysFaultOS(void *v, uintptr_t n)
-{
-    sysUnusedOS(v, n);
+    return 1;
 }
 
 /* None -> Reserved: at the hint v if possible, else anywhere. */
-void *sysReserveOS(void *v, uintptr_t n)
+void *memwin_os_reserve(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
     void *r = os_alloc(p, (uintptr_t)v, n, MW_MEM_RESERVE);
@@ -134,11 +114,85 @@ void *sysReserveOS(void *v, uintptr_t n)
     return os_alloc(p, 0, n, MW_MEM_RESERVE);
 }
 
-/* Reserved -> Prepared: nothing to do; sysUsedOS commits. */
+/* ---- the exports: checked mode, or Go's logic as is ------------------ */
+
+/* None -> Ready. */
+void *sysAllocOS(uintptr_t n)
+{
+    if (memwin_checking())
+        return memwin_checked(MW_ALLOC_OS, NULL, n, 0, NULL, NULL);
+    return memwin_os_alloc(n);
+}
+
+/* Ready -> Prepared. */
+void sysUnusedOS(void *v, uintptr_t n)
+{
+    if (memwin_checking())
+        memwin_checked(MW_UNUSED_OS, v, n, 0, NULL, NULL);
+    else
+        memwin_os_unused(v, n);
+}
+
+/* Prepared -> Ready. */
+void sysUsedOS(void *v, uintptr_t n)
+{
+    if (memwin_checking())
+        memwin_checked(MW_USED_OS, v, n, 0, NULL, NULL);
+    else
+        memwin_os_used(v, n);
+}
+
+/* No state change: Windows has no huge-page hints (checked mode still
+ * verifies the range is memwin's). */
+void sysHugePageOS(void *v, uintptr_t n)
+{
+    if (memwin_checking())
+        memwin_checked(MW_HUGE_OS, v, n, 0, NULL, NULL);
+}
+
+void sysNoHugePageOS(void *v, uintptr_t n)
+{
+    if (memwin_checking())
+        memwin_checked(MW_NOHUGE_OS, v, n, 0, NULL, NULL);
+}
+
+void sysHugePageCollapseOS(void *v, uintptr_t n)
+{
+    if (memwin_checking())
+        memwin_checked(MW_COLLAPSE_OS, v, n, 0, NULL, NULL);
+}
+
+/* any -> None for the whole reservation at v. */
+void sysFreeOS(void *v, uintptr_t n)
+{
+    if (memwin_checking())
+        memwin_checked(MW_FREE_OS, v, n, 0, NULL, NULL);
+    else
+        memwin_os_free(v, n);
+}
+
+/* Ready -> Reserved: decommitted pages fault when touched. */
+void sysFaultOS(void *v, uintptr_t n)
+{
+    if (memwin_checking())
+        memwin_checked(MW_FAULT_OS, v, n, 0, NULL, NULL);
+    else
+        memwin_os_unused(v, n);
+}
+
+/* None -> Reserved: at the hint v if possible, else anywhere. */
+void *sysReserveOS(void *v, uintptr_t n)
+{
+    if (memwin_checking())
+        return memwin_checked(MW_RESERVE_OS, v, n, 0, NULL, NULL);
+    return memwin_os_reserve(v, n);
+}
+
+/* Reserved -> Prepared: nothing to do on Windows; sysUsedOS commits. */
 void sysMapOS(void *v, uintptr_t n)
 {
-    (void)v;
-    (void)n;
+    if (memwin_checking())
+        memwin_checked(MW_MAP_OS, v, n, 0, NULL, NULL);
 }
 
 /* Decommitted pages come back zeroed on Windows, but Go still answers true. */

@@ -1,0 +1,44 @@
+/* Internal: Go's logic of each layer without checked mode, for the exported
+ * wrappers and for checked.c.  Functions returning int give 1 on success and
+ * 0 when a fatal error was raised and its handler returned (recoverable mode
+ * or an application handler): the caller must then return at once. */
+#ifndef MEMWIN_MEM_INTERNAL_H
+#define MEMWIN_MEM_INTERNAL_H
+
+#include "memwin.h"
+
+/* mem_windows.c: the OS layer. */
+void *memwin_os_alloc(uintptr_t n);
+int memwin_os_unused(void *v, uintptr_t n);
+int memwin_os_used(void *v, uintptr_t n);
+int memwin_os_free(void *v, uintptr_t n);
+void *memwin_os_reserve(void *v, uintptr_t n);
+
+/* mem.c: the generic layer (accounting, then the OS step). */
+int memwin_stat_add_ok(sysMemStat *s, int64_t n);
+void *memwin_gen_alloc(uintptr_t n, sysMemStat *stat);
+int memwin_gen_unused(void *v, uintptr_t n);
+int memwin_gen_used(void *v, uintptr_t n, uintptr_t prepared);
+int memwin_gen_free(void *v, uintptr_t n, sysMemStat *stat);
+int memwin_gen_fault(void *v, uintptr_t n);
+int memwin_gen_map(void *v, uintptr_t n, sysMemStat *stat);
+void *memwin_gen_reserve_aligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *reserved);
+
+/* checked.c: the mode, and the checked path of every export. */
+int memwin_checking(void);
+typedef enum memwin_op {
+    MW_ALLOC_OS, MW_RESERVE_OS, MW_MAP_OS, MW_USED_OS, MW_UNUSED_OS, MW_FAULT_OS, MW_FREE_OS,
+    MW_HUGE_OS, MW_NOHUGE_OS, MW_COLLAPSE_OS,
+    MW_ALLOC, MW_RESERVE, MW_MAP, MW_USED, MW_UNUSED, MW_FAULT, MW_FREE, MW_UNRESERVE,
+    MW_HUGE, MW_NOHUGE, MW_COLLAPSE, MW_RESERVE_ALIGNED
+} memwin_op;
+/* Runs op under checked mode: validates arguments and page states, runs
+ * Go's logic, updates the tracker.  Returns the pointer result of reserve
+ * and alloc operations (NULL otherwise or when refused). */
+void *memwin_checked(memwin_op op, void *v, uintptr_t n, uintptr_t extra, sysMemStat *stat,
+                     uintptr_t *reserved);
+/* Recoverable mode: records an error for the calling thread.  Returns 1 if
+ * the mode is recoverable (the error was recorded), else 0. */
+int memwin_recover(uint32_t code, const char *printed, const char *message);
+
+#endif

@@ -1,0 +1,312 @@
+// Checked and recoverable modes: every export against bad input and illegal
+// transitions.  A refused call must have no effect (page states and counters
+// unchanged) and must name its rule; legal handshakes must pass untouched.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "child.h"
+#include "memwin.h"
+#include "memwin_prim.h"
+
+namespace {
+
+constexpr uintptr_t kPage = 4096;
+
+struct Snapshot {
+    std::vector<memwin_region_info> runs;
+    uint64_t ready;
+    uint64_t stat;
+    bool operator==(const Snapshot &o) const
+    {
+        if (runs.size() != o.runs.size() || ready != o.ready || stat != o.stat)
+            return false;
+        for (size_t i = 0; i < runs.size(); i++) {
+            const memwin_region_info &x = runs[i], &y = o.runs[i];
+            if (x.base != y.base || x.allocation_base != y.allocation_base ||
+                x.allocation_protect != y.allocation_protect || x.state != y.state ||
+                x.protect != y.protect || x.region_size != y.region_size)
+                return false;
+        }
+        return true;
+    }
+};
+
+class Checked : public ::testing::Test {
+  protected:
+    sysMemStat stat = 0;
+    uint8_t *a = nullptr; // 64 KiB reservation A, followed directly by B
+    uint8_t *b = nullptr;
+    std::vector<std::pair<void *, uintptr_t>> owned;
+    int old_mode = 0;
+
+    void SetUp() override
+    {
+        old_mode = memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+        // Two adjacent 64 KiB reservations: find 128 KiB of free address
+        // space, then reserve its halves at hints.
+        for (int i = 0; i < 16 && !b; i++) {
+            uint8_t *p = static_cast<uint8_t *>(sysReserve(nullptr, 2 << 16));
+            ASSERT_NE(p, nullptr);
+            sysFreeOS(p, 2 << 16);
+            a = static_cast<uint8_t *>(sysReserve(p, 1 << 16));
+            b = static_cast<uint8_t *>(sysReserve(p + (1 << 16), 1 << 16));
+            if (a != p || b != p + (1 << 16)) {
+                if (a)
+                    sysFreeOS(a, 1 << 16);
+                if (b)
+                    sysFreeOS(b, 1 << 16);
+                b = nullptr;
+            }
+        }
+        ASSERT_NE(b, nullptr);
+        owned = {{a, 1 << 16}, {b, 1 << 16}};
+        // A: first 4 pages Ready, next 4 Prepared, rest Reserved.
+        sysMap(a, 8 * kPage, &stat);
+        sysUsed(a, 4 * kPage, 4 * kPage);
+        ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    }
+    void TearDown() override
+    {
+        for (auto &o : owned)
+            sysFreeOS(o.first, o.second);
+        memwin_set_mode(old_mode);
+    }
+    Snapshot Take()
+    {
+        Snapshot s;
+        uintptr_t p = reinterpret_cast<uintptr_t>(a), end = p + (2 << 16);
+        while (p < end) {
+            memwin_region_info info{};
+            EXPECT_EQ(memwin_query(reinterpret_cast<void *>(p), &info), 0u);
+            s.runs.push_back(info);
+            p += info.region_size;
+        }
+        s.ready = memwin_mapped_ready();
+        s.stat = stat;
+        return s;
+    }
+    // Runs call, which must be refused with code and change nothing.
+    void ExpectRefused(const char *what, uint32_t code, const std::function<void()> &call)
+    {
+        SCOPED_TRACE(what);
+        Snapshot before = Take();
+        call();
+        EXPECT_EQ(memwin_last_error(), code) << memwin_last_error_message();
+        EXPECT_NE(std::string(memwin_last_error_message()), "");
+        EXPECT_TRUE(before == Take()) << "a refused call changed page states or counters";
+    }
+};
+
+using Range = std::function<void(void *, uintptr_t)>;
+
+struct RangeExport {
+    const char *name;
+    Range call;
+};
+
+std::vector<RangeExport> RangeExports(sysMemStat *stat)
+{
+    return {
+        {"sysUnusedOS", [](void *v, uintptr_t n) { sysUnusedOS(v, n); }},
+        {"sysUsedOS", [](void *v, uintptr_t n) { sysUsedOS(v, n); }},
+        {"sysFaultOS", [](void *v, uintptr_t n) { sysFaultOS(v, n); }},
+        {"sysMapOS", [](void *v, uintptr_t n) { sysMapOS(v, n); }},
+        {"sysHugePageOS", [](void *v, uintptr_t n) { sysHugePageOS(v, n); }},
+        {"sysNoHugePageOS", [](void *v, uintptr_t n) { sysNoHugePageOS(v, n); }},
+        {"sysHugePageCollapseOS", [](void *v, uintptr_t n) { sysHugePageCollapseOS(v, n); }},
+        {"sysUnused", [](void *v, uintptr_t n) { sysUnused(v, n); }},
+        {"sysUsed", [](void *v, uintptr_t n) { sysUsed(v, n, 0); }},
+        {"sysFault", [](void *v, uintptr_t n) { sysFault(v, n); }},
+        {"sysMap", [stat](void *v, uintptr_t n) { sysMap(v, n, stat); }},
+        {"sysHugePage", [](void *v, uintptr_t n) { sysHugePage(v, n); }},
+        {"sysNoHugePage", [](void *v, uintptr_t n) { sysNoHugePage(v, n); }},
+        {"sysHugePageCollapse", [](void *v, uintptr_t n) { sysHugePageCollapse(v, n); }},
+    };
+}
+
+TEST_F(Checked, RangeExportsRefuseBadArguments)
+{
+    for (const RangeExport &e : RangeExports(&stat)) {
+        SCOPED_TRACE(e.name);
+        ExpectRefused("null", MEMWIN_ERR_NULL, [&] { e.call(nullptr, kPage); });
+        ExpectRefused("unaligned", MEMWIN_ERR_UNALIGNED, [&] { e.call(a + 1, kPage); });
+        ExpectRefused("zero size", MEMWIN_ERR_SIZE, [&] { e.call(a, 0); });
+        ExpectRefused("size not a page multiple", MEMWIN_ERR_SIZE, [&] { e.call(a, 100); });
+        ExpectRefused("v+n overflows", MEMWIN_ERR_OVERFLOW,
+                      [&] { e.call(a, UINTPTR_MAX & ~(kPage - 1)); });
+        ExpectRefused("past the reservations", MEMWIN_ERR_NOT_MANAGED,
+                      [&] { e.call(b, 2 << 16); });
+        ExpectRefused("free memory", MEMWIN_ERR_NOT_MANAGED,
+                      [&] { e.call(b + (1 << 16), kPage); });
+    }
+}
+
+TEST_F(Checked, WrongStateTransitionsAreRefused)
+{
+    uint8_t *ready = a, *prepared = a + 4 * kPage, *reserved = a + 8 * kPage;
+    ExpectRefused("map Ready", MEMWIN_ERR_STATE, [&] { sysMap(ready, kPage, &stat); });
+    ExpectRefused("map Prepared", MEMWIN_ERR_STATE, [&] { sysMapOS(prepared, kPage); });
+    ExpectRefused("used never mapped", MEMWIN_ERR_STATE,
+                  [&] { sysUsed(reserved, kPage, kPage); });
+    ExpectRefused("usedOS never mapped", MEMWIN_ERR_STATE, [&] { sysUsedOS(reserved, kPage); });
+    ExpectRefused("unused Prepared", MEMWIN_ERR_STATE, [&] { sysUnused(prepared, kPage); });
+    ExpectRefused("unused Reserved", MEMWIN_ERR_STATE, [&] { sysUnusedOS(reserved, kPage); });
+    ExpectRefused("fault Prepared", MEMWIN_ERR_STATE, [&] { sysFault(prepared, kPage); });
+    ExpectRefused("unused Ready+Prepared", MEMWIN_ERR_STATE,
+                  [&] { sysUnused(ready, 8 * kPage); });
+    ExpectRefused("prepared > n", MEMWIN_ERR_ACCOUNTING,
+                  [&] { sysUsed(prepared, kPage, 2 * kPage); });
+    std::string msg;
+    sysUnused(prepared, kPage);
+    msg = memwin_last_error_message();
+    EXPECT_NE(msg.find("sysUnused("), std::string::npos) << msg;
+    EXPECT_NE(msg.find("is Prepared; the call needs Ready"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("fatal error: memwin: illegal state transition"), std::string::npos) << msg;
+}
+
+TEST_F(Checked, ReleaseMustNameOneWholeReservation)
+{
+    ExpectRefused("null", MEMWIN_ERR_NULL, [&] { sysFree(nullptr, 1 << 16, &stat); });
+    ExpectRefused("non-base", MEMWIN_ERR_NOT_BASE, [&] { sysFreeOS(a + kPage, 1 << 16); });
+    ExpectRefused("wrong size", MEMWIN_ERR_NOT_BASE, [&] { sysUnreserve(a, 1 << 15); });
+    ExpectRefused("two at once", MEMWIN_ERR_NOT_BASE, [&] { sysFreeOS(a, 2 << 16); });
+    ExpectRefused("stat underflow", MEMWIN_ERR_ACCOUNTING,
+                  [&] { sysFree(b, 1 << 16, &stat); }); // stat holds 8 pages only
+    sysUnreserve(b, 1 << 16);
+    ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    owned.pop_back();
+    ExpectRefused("double release", MEMWIN_ERR_NOT_BASE, [&] { sysFreeOS(b, 1 << 16); });
+    ExpectRefused("double unreserve", MEMWIN_ERR_NOT_BASE, [&] { sysUnreserve(b, 1 << 16); });
+}
+
+TEST_F(Checked, ReserveAndAllocRefuseBadSizes)
+{
+    sysMemStat s = 0;
+    uintptr_t got = 1;
+    ExpectRefused("reserve 0", MEMWIN_ERR_SIZE, [&] { EXPECT_EQ(sysReserve(nullptr, 0), nullptr); });
+    ExpectRefused("reserveOS 100", MEMWIN_ERR_SIZE,
+                  [&] { EXPECT_EQ(sysReserveOS(nullptr, 100), nullptr); });
+    ExpectRefused("alloc 0", MEMWIN_ERR_SIZE, [&] { EXPECT_EQ(sysAlloc(0, &s), nullptr); });
+    ExpectRefused("allocOS 10", MEMWIN_ERR_SIZE, [&] { EXPECT_EQ(sysAllocOS(10), nullptr); });
+    ExpectRefused("alloc null stat", MEMWIN_ERR_NULL,
+                  [&] { EXPECT_EQ(sysAlloc(kPage, nullptr), nullptr); });
+    ExpectRefused("unaligned hint", MEMWIN_ERR_UNALIGNED,
+                  [&] { EXPECT_EQ(sysReserve(a + 1, kPage), nullptr); });
+    ExpectRefused("hint overflow", MEMWIN_ERR_OVERFLOW,
+                  [&] { EXPECT_EQ(sysReserve(a, UINTPTR_MAX & ~(kPage - 1)), nullptr); });
+    ExpectRefused("align 3", MEMWIN_ERR_ALIGN,
+                  [&] { EXPECT_EQ(sysReserveAligned(nullptr, kPage, 3, &got), nullptr); });
+    ExpectRefused("align 0", MEMWIN_ERR_ALIGN,
+                  [&] { EXPECT_EQ(sysReserveAligned(nullptr, kPage, 0, &got), nullptr); });
+    EXPECT_EQ(s, 0u);
+}
+
+TEST_F(Checked, LegalHandshakeIncludingAdjacentReservationsPasses)
+{
+    uint64_t r0 = memwin_mapped_ready();
+    // Map the rest of A and all of B as one range, commit it all, use it.
+    sysMap(a + 8 * kPage, (2 << 16) - 8 * kPage, &stat);
+    ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    sysUsed(a + 4 * kPage, (2 << 16) - 4 * kPage, (2 << 16) - 8 * kPage);
+    ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    std::memset(a, 7, 2 << 16);
+    sysUnused(a, 2 << 16);
+    ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    sysUsed(a, 2 << 16, 2 << 16);
+    EXPECT_EQ(a[100], 0); // recommitted pages read zero
+    sysFault(b, 1 << 16);
+    ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    memwin_region_info info{};
+    ASSERT_EQ(memwin_query(b, &info), 0u);
+    EXPECT_EQ(info.state, MEMWIN_MEM_RESERVE);
+    // Fault made B Reserved in Go's terms: using it again needs sysMap.
+    ExpectRefused("used after fault", MEMWIN_ERR_STATE, [&] { sysUsed(b, kPage, kPage); });
+    // +96 KiB (prepared), -128 KiB, +128 KiB, -64 KiB (fault).
+    EXPECT_EQ(memwin_mapped_ready() - r0, uint64_t(2 << 16) - 8 * kPage - (1 << 16));
+    uintptr_t reserved = 0;
+    void *al = sysReserveAligned(nullptr, 1 << 20, 1 << 20, &reserved);
+    ASSERT_NE(al, nullptr) << memwin_last_error_message();
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(al) % (1 << 20), 0u);
+    sysUnreserve(al, reserved);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    void *p = sysAlloc(3 * kPage, &stat);
+    ASSERT_NE(p, nullptr);
+    sysUnused(p, 3 * kPage); // allocated memory is Ready
+    sysUsed(p, 3 * kPage, 3 * kPage);
+    sysFree(p, 3 * kPage, &stat);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+}
+
+TEST_F(Checked, UnknownMemoryIsNotManaged)
+{
+    memwin_set_mode(MEMWIN_MODE_EXACT);
+    void *p = sysReserve(nullptr, 1 << 16);
+    memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+    ExpectRefused("reserved in exact mode", MEMWIN_ERR_NOT_MANAGED,
+                  [&] { sysMapOS(p, kPage); });
+    memwin_set_mode(MEMWIN_MODE_EXACT);
+    sysFreeOS(p, 1 << 16);
+}
+
+TEST_F(Checked, GoFatalErrorsAreReturnedInRecoverableMode)
+{
+    ASSERT_EQ(memwin_fault_set(MEMWIN_FAULT_COMMIT, 1, 0, 1455), 0u);
+    sysUsed(a + 4 * kPage, 4 * kPage, 4 * kPage);
+    memwin_fault_clear();
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+    EXPECT_STREQ(memwin_last_error_message(),
+                 "runtime: VirtualAlloc of 16384 bytes failed with errno=1455\n"
+                 "fatal error: out of memory");
+    // The failed pages stay Prepared for the tracker: using them again works.
+    sysUsed(a + 4 * kPage, 4 * kPage, 0);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+}
+
+TEST(Modes, SetAndGet)
+{
+    int old = memwin_set_mode(MEMWIN_MODE_CHECKED);
+    EXPECT_EQ(memwin_get_mode(), MEMWIN_MODE_CHECKED);
+    EXPECT_EQ(memwin_set_mode(7), -1);
+    EXPECT_EQ(memwin_get_mode(), MEMWIN_MODE_CHECKED);
+    EXPECT_EQ(memwin_set_mode(old), MEMWIN_MODE_CHECKED);
+}
+
+MEMWIN_CHILD(checked_map_ready)
+{
+    sysMemStat stat = 0;
+    memwin_set_mode(MEMWIN_MODE_CHECKED);
+    void *p = sysAlloc(kPage, &stat);
+    sysMap(p, kPage, &stat);
+}
+
+MEMWIN_CHILD(checked_double_free)
+{
+    memwin_set_mode(MEMWIN_MODE_CHECKED);
+    void *p = sysReserve(nullptr, 1 << 16);
+    sysFreeOS(p, 1 << 16);
+    sysFreeOS(p, 1 << 16);
+}
+
+TEST(CheckedFatal, ViolationsGoToTheFatalHandler)
+{
+    auto r = memwin_test::run_child("checked_map_ready");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.stderr_.find("runtime: sysMap(0x"), std::string::npos) << r.stderr_;
+    EXPECT_NE(r.stderr_.find(", 4096): page 0x"), std::string::npos) << r.stderr_;
+    EXPECT_NE(r.stderr_.find(" is Ready; the call needs Reserved\n"
+                             "fatal error: memwin: illegal state transition\n"),
+              std::string::npos)
+        << r.stderr_;
+    r = memwin_test::run_child("checked_double_free");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.stderr_.find("is not the base of a reservation (released twice, or inside "
+                             "one)\nfatal error: memwin: not a whole reservation\n"),
+              std::string::npos)
+        << r.stderr_;
+}
+
+} // namespace

@@ -1,0 +1,3 @@
+module github.com/memwin/memwin/go_bindings
+
+go 1.19

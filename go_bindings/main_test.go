@@ -1,0 +1,114 @@
+package memwin
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// Fatal paths end the process, so they run in a child: the test binary
+// started again with MEMWIN_TEST_HELPER naming one of these functions.  A
+// helper that returns makes the child exit with status 0 ("survived").
+var helpers = map[string]func(){}
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv("MEMWIN_TEST_HELPER"); name != "" {
+		h, ok := helpers[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "no helper %q\n", name)
+			os.Exit(99)
+		}
+		h()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runHelper runs helper name in a child process and returns its exit status
+// and standard error (with "\r\n" made "\n").
+func runHelper(t *testing.T, name string) (int, string) {
+	t.Helper()
+	return runHelperEnv(t, name, os.Environ())
+}
+
+// runHelperEnv is runHelper with the child's environment (plus
+// MEMWIN_TEST_HELPER).
+func runHelperEnv(t *testing.T, name string, env []string) (int, string) {
+	t.Helper()
+	if _, ok := helpers[name]; !ok {
+		t.Fatalf("no helper %q", name)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(env, "MEMWIN_TEST_HELPER="+name)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("helper %s: %v", name, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, strings.ReplaceAll(stderr.String(), "\r\n", "\n")
+}
+
+// expectFatal runs helper name and checks that it died as Go dies: exit
+// status 2 and a standard error matching the regular expression want.
+func expectFatal(t *testing.T, name, want string) {
+	t.Helper()
+	code, stderr := runHelper(t, name)
+	if code != 2 {
+		t.Errorf("helper %s: exit status %d, want 2; stderr:\n%s", name, code, stderr)
+	}
+	if !regexp.MustCompile(`\A` + want + `\z`).MatchString(stderr) {
+		t.Errorf("helper %s: stderr\n%q\nwant (regexp)\n%q", name, stderr, want)
+	}
+}
+
+func addr(p unsafe.Pointer, off uintptr) unsafe.Pointer { return unsafe.Add(p, off) }
+
+func mustQuery(t *testing.T, p unsafe.Pointer) RegionInfo {
+	t.Helper()
+	info, err := Query(p)
+	if err != nil {
+		t.Fatalf("Query(%p): %v", p, err)
+	}
+	return info
+}
+
+// wantQuery checks the state, protection and run length memwin_query
+// reports at p (size 0: any length).
+func wantQuery(t *testing.T, p unsafe.Pointer, st MemState, prot Protect, size uintptr) {
+	t.Helper()
+	info := mustQuery(t, p)
+	if info.State != st || info.Protect != prot || (size != 0 && info.RegionSize != size) {
+		t.Errorf("Query(%p) = %v; want %v %v, %#x bytes", p, info, st, prot, size)
+	}
+}
+
+// wantMappedReady checks MappedReady against a baseline plus delta.
+func wantMappedReady(t *testing.T, base uint64, delta int64) {
+	t.Helper()
+	if got := MappedReady(); got != base+uint64(delta) {
+		t.Errorf("MappedReady = %d, want %d%+d", got, base, delta)
+	}
+}
+
+func withFault(t *testing.T, ops FaultOp, nth, count uint64, code Errno) {
+	t.Helper()
+	if err := FaultSet(ops, nth, count, code); err != nil {
+		t.Fatalf("FaultSet: %v", err)
+	}
+	t.Cleanup(FaultClear)
+}
+
+func TestLibrary(t *testing.T) {
+	t.Logf("memwin %s (Go %s), %s", Version(), GoVersion(), loadedFrom())
+}

@@ -1,0 +1,362 @@
+//go:build !cgo && windows
+
+package memwin
+
+// The raw layer without cgo: memwin.dll is loaded at run time by absolute
+// path (Load, or the MEMWIN_DLL environment variable) and its exports are
+// called through syscall.SyscallN.  Fatal errors reach a Go callback
+// installed with memwin_set_fatal_handler; it identifies the region-layer
+// call that wants them back by the OS thread it runs on (the call locks its
+// goroutine to that thread).
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// The exports of memwin.def, in the order of the dll.procs array.
+var dllExports = [...]string{
+	"sysAllocOS", "sysUnusedOS", "sysUsedOS", "sysHugePageOS", "sysNoHugePageOS",
+	"sysHugePageCollapseOS", "sysFreeOS", "sysFaultOS", "sysReserveOS", "sysMapOS",
+	"needZeroAfterSysUnusedOS", "sysAlloc", "sysUnused", "sysUsed", "sysHugePage",
+	"sysNoHugePage", "sysHugePageCollapse", "sysFree", "sysFault", "sysReserve", "sysMap",
+	"sysUnreserve", "sysReserveAligned", "needZeroAfterSysUnused", "memwin_stat_load",
+	"memwin_stat_add", "memwin_mapped_ready", "memwin_version", "memwin_go_version",
+	"memwin_query", "memwin_set_fatal_handler", "memwin_default_fatal", "memwin_prim_host",
+	"memwin_prim_current", "memwin_prim_set", "memwin_fault_set", "memwin_fault_clear",
+	"memwin_fault_seen", "memwin_fault_failed",
+}
+
+const (
+	pSysAllocOS = iota
+	pSysUnusedOS
+	pSysUsedOS
+	pSysHugePageOS
+	pSysNoHugePageOS
+	pSysHugePageCollapseOS
+	pSysFreeOS
+	pSysFaultOS
+	pSysReserveOS
+	pSysMapOS
+	pNeedZeroAfterSysUnusedOS
+	pSysAlloc
+	pSysUnused
+	pSysUsed
+	pSysHugePage
+	pSysNoHugePage
+	pSysHugePageCollapse
+	pSysFree
+	pSysFault
+	pSysReserve
+	pSysMap
+	pSysUnreserve
+	pSysReserveAligned
+	pNeedZeroAfterSysUnused
+	pStatLoad
+	pStatAdd
+	pMappedReady
+	pVersion
+	pGoVersion
+	pQuery
+	pSetFatalHandler
+	pDefaultFatal
+	pPrimHost
+	pPrimCurrent
+	pPrimSet
+	pFaultSet
+	pFaultClear
+	pFaultSeen
+	pFaultFailed
+	nProcs
+)
+
+type dll struct {
+	path      string
+	handle    uintptr
+	procs     [nProcs]uintptr
+	prevFatal uintptr // the handler ours replaced (0: the default)
+}
+
+var (
+	loadMu  sync.Mutex
+	current atomic.Pointer[dll]
+	envErr  error // the failure of the MEMWIN_DLL auto-load, reported again
+
+	kernel32              = syscall.NewLazyDLL("kernel32.dll") // a KnownDLL: always System32's
+	procLoadLibraryExW    = kernel32.NewProc("LoadLibraryExW")
+	procGetCurrentThreadW = kernel32.NewProc("GetCurrentThreadId")
+
+	fatalCallback = syscall.NewCallback(onFatal)
+	captures      sync.Map // OS thread id -> *FatalError being filled
+)
+
+// Flags for LoadLibraryExW: resolve memwin.dll's own imports from its
+// directory and System32 only, not from the current directory or PATH.
+const (
+	loadLibrarySearchDllLoadDir  = 0x00000100
+	loadLibrarySearchDefaultDirs = 0x00001000
+	loadWithAlteredSearchPath    = 0x00000008
+)
+
+func load(path string) error {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		return errors.New("memwin: loading memwin.dll needs a 64-bit program")
+	}
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("memwin: Load(%q): the path must be absolute", path)
+	}
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if d := current.Load(); d != nil {
+		if d.path == path {
+			return nil
+		}
+		return fmt.Errorf("memwin: Load(%q): %s is already in use", path, d.path)
+	}
+	p16, err := syscall.UTF16PtrFromString(path)
+	if err != nil {
+		return fmt.Errorf("memwin: Load(%q): %w", path, err)
+	}
+	h, _, e := procLoadLibraryExW.Call(uintptr(unsafe.Pointer(p16)), 0,
+		loadLibrarySearchDllLoadDir|loadLibrarySearchDefaultDirs)
+	if h == 0 && e == syscall.Errno(ErrorInvalidParameter) {
+		// Windows without KB2533623 lacks the LOAD_LIBRARY_SEARCH flags.
+		h, _, e = procLoadLibraryExW.Call(uintptr(unsafe.Pointer(p16)), 0, loadWithAlteredSearchPath)
+	}
+	if h == 0 {
+		return fmt.Errorf("memwin: Load(%q): LoadLibraryExW: %w", path, e)
+	}
+	d := &dll{path: path, handle: h}
+	for i, name := range dllExports {
+		a, err := syscall.GetProcAddress(syscall.Handle(h), name)
+		if err != nil {
+			syscall.FreeLibrary(syscall.Handle(h))
+			return fmt.Errorf("memwin: Load(%q): export %s: %w", path, name, err)
+		}
+		d.procs[i] = a
+	}
+	prev, _, _ := syscall.SyscallN(d.procs[pSetFatalHandler], fatalCallback, 0)
+	if prev != d.procs[pDefaultFatal] && prev != fatalCallback {
+		d.prevFatal = prev
+	}
+	current.Store(d)
+	return nil
+}
+
+func loadedFrom() string {
+	if d, err := lib(); err == nil {
+		return "memwin.dll at " + d.path
+	}
+	return "memwin.dll (not loaded)"
+}
+
+// lib returns the loaded DLL, loading $MEMWIN_DLL on first use.
+func lib() (*dll, error) {
+	if d := current.Load(); d != nil {
+		return d, nil
+	}
+	loadMu.Lock()
+	err := envErr
+	loadMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	path := os.Getenv("MEMWIN_DLL")
+	if path == "" {
+		err = errors.New("memwin: memwin.dll is not loaded: call memwin.Load with its absolute path or set MEMWIN_DLL")
+	} else if err = load(path); err == nil {
+		return current.Load(), nil
+	}
+	loadMu.Lock()
+	envErr = err
+	loadMu.Unlock()
+	return nil, err
+}
+
+// call runs export i for the raw layer; like the Go runtime, which throws
+// when it cannot reach the OS, it panics if no DLL can be loaded.  Pointers
+// converted to uintptr in its argument list stay valid (uintptrescapes).
+//
+//go:uintptrescapes
+func call(i int, args ...uintptr) uintptr {
+	d, err := lib()
+	if err != nil {
+		panic(err)
+	}
+	r, _, _ := syscall.SyscallN(d.procs[i], args...)
+	return r
+}
+
+func cbool(r uintptr) bool { return r&0xff != 0 }
+
+func cstring(p uintptr) string {
+	if p == 0 {
+		return ""
+	}
+	b := (*byte)(ptr(p))
+	n := 0
+	for *(*byte)(unsafe.Add(unsafe.Pointer(b), n)) != 0 {
+		n++
+	}
+	return string(unsafe.Slice(b, n))
+}
+
+func sysAllocOS(n uintptr) unsafe.Pointer { return ptr(call(pSysAllocOS, n)) }
+func sysUnusedOS(v unsafe.Pointer, n uintptr) {
+	call(pSysUnusedOS, uintptr(v), n)
+}
+func sysUsedOS(v unsafe.Pointer, n uintptr) { call(pSysUsedOS, uintptr(v), n) }
+func sysHugePageOS(v unsafe.Pointer, n uintptr) {
+	call(pSysHugePageOS, uintptr(v), n)
+}
+func sysNoHugePageOS(v unsafe.Pointer, n uintptr) {
+	call(pSysNoHugePageOS, uintptr(v), n)
+}
+func sysHugePageCollapseOS(v unsafe.Pointer, n uintptr) {
+	call(pSysHugePageCollapseOS, uintptr(v), n)
+}
+func sysFreeOS(v unsafe.Pointer, n uintptr)  { call(pSysFreeOS, uintptr(v), n) }
+func sysFaultOS(v unsafe.Pointer, n uintptr) { call(pSysFaultOS, uintptr(v), n) }
+func sysReserveOS(v unsafe.Pointer, n uintptr) unsafe.Pointer {
+	return ptr(call(pSysReserveOS, uintptr(v), n))
+}
+func sysMapOS(v unsafe.Pointer, n uintptr) { call(pSysMapOS, uintptr(v), n) }
+func needZeroAfterSysUnusedOS() bool       { return cbool(call(pNeedZeroAfterSysUnusedOS)) }
+
+func sysAlloc(n uintptr, sysStat *SysMemStat) unsafe.Pointer {
+	return ptr(call(pSysAlloc, n, uintptr(unsafe.Pointer(sysStat))))
+}
+func sysUnused(v unsafe.Pointer, n uintptr) { call(pSysUnused, uintptr(v), n) }
+func sysUsed(v unsafe.Pointer, n, prepared uintptr) {
+	call(pSysUsed, uintptr(v), n, prepared)
+}
+func sysHugePage(v unsafe.Pointer, n uintptr)   { call(pSysHugePage, uintptr(v), n) }
+func sysNoHugePage(v unsafe.Pointer, n uintptr) { call(pSysNoHugePage, uintptr(v), n) }
+func sysHugePageCollapse(v unsafe.Pointer, n uintptr) {
+	call(pSysHugePageCollapse, uintptr(v), n)
+}
+func sysFree(v unsafe.Pointer, n uintptr, sysStat *SysMemStat) {
+	call(pSysFree, uintptr(v), n, uintptr(unsafe.Pointer(sysStat)))
+}
+func sysFault(v unsafe.Pointer, n uintptr) { call(pSysFault, uintptr(v), n) }
+func sysReserve(v unsafe.Pointer, n uintptr) unsafe.Pointer {
+	return ptr(call(pSysReserve, uintptr(v), n))
+}
+func sysMap(v unsafe.Pointer, n uintptr, sysStat *SysMemStat) {
+	call(pSysMap, uintptr(v), n, uintptr(unsafe.Pointer(sysStat)))
+}
+func sysUnreserve(v unsafe.Pointer, n uintptr) { call(pSysUnreserve, uintptr(v), n) }
+func sysReserveAligned(v unsafe.Pointer, size, align uintptr) (unsafe.Pointer, uintptr) {
+	var reserved uintptr
+	p := call(pSysReserveAligned, uintptr(v), size, align, uintptr(unsafe.Pointer(&reserved)))
+	return ptr(p), reserved
+}
+func needZeroAfterSysUnused() bool { return cbool(call(pNeedZeroAfterSysUnused)) }
+
+func statLoad(s *SysMemStat) uint64  { return uint64(call(pStatLoad, uintptr(unsafe.Pointer(s)))) }
+func statAdd(s *SysMemStat, n int64) { call(pStatAdd, uintptr(unsafe.Pointer(s)), uintptr(n)) }
+func mappedReady() uint64            { return uint64(call(pMappedReady)) }
+func version() string                { return cstring(call(pVersion)) }
+func goVersion() string              { return cstring(call(pGoVersion)) }
+
+func query(addr unsafe.Pointer) (RegionInfo, Errno) {
+	var info RegionInfo
+	code := call(pQuery, uintptr(addr), uintptr(unsafe.Pointer(&info)))
+	return info, Errno(uint32(code))
+}
+
+func defaultFatal(printed, message string) {
+	p, _ := syscall.BytePtrFromString(printed)
+	m, _ := syscall.BytePtrFromString(message)
+	call(pDefaultFatal, uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(m)), 0)
+}
+
+func primHost() *Prim       { return (*Prim)(ptr(call(pPrimHost))) }
+func primCurrent() *Prim    { return (*Prim)(ptr(call(pPrimCurrent))) }
+func primSet(t *Prim) *Prim { return (*Prim)(ptr(call(pPrimSet, uintptr(unsafe.Pointer(t))))) }
+
+func faultSet(ops FaultOp, nth, count uint64, code Errno) Errno {
+	return Errno(uint32(call(pFaultSet, uintptr(ops), uintptr(nth), uintptr(count), uintptr(code))))
+}
+func faultClear()         { call(pFaultClear) }
+func faultSeen() uint64   { return uint64(call(pFaultSeen)) }
+func faultFailed() uint64 { return uint64(call(pFaultFailed)) }
+
+func currentThread() uintptr {
+	r, _, _ := syscall.SyscallN(procGetCurrentThreadW.Addr())
+	return r
+}
+
+// onFatal is the memwin fatal handler (a syscall.NewCallback).  It runs on
+// the OS thread of the failing memwin call.
+func onFatal(printed, message, ctx uintptr) uintptr {
+	if v, ok := captures.Load(currentThread()); ok {
+		slot := v.(**FatalError)
+		if *slot == nil {
+			*slot = newFatalError(cstring(printed), cstring(message), false)
+		}
+		return 0 // the failing call returns at once
+	}
+	d := current.Load()
+	next := d.procs[pDefaultFatal]
+	if d.prevFatal != 0 {
+		next = d.prevFatal
+	}
+	syscall.SyscallN(next, printed, message, 0)
+	return 0
+}
+
+// regionCall runs op with the goroutine locked to its OS thread, so that
+// onFatal finds this call's slot under the thread's id.
+func regionCall(op int, capture bool, v, n, x uintptr, stat *SysMemStat) callResult {
+	d, err := lib()
+	if err != nil {
+		return callResult{err: err}
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var fatal *FatalError
+	if capture {
+		tid := currentThread()
+		captures.Store(tid, &fatal)
+		defer captures.Delete(tid)
+	}
+	var res callResult
+	var e syscall.Errno
+	switch op {
+	case opSysAlloc:
+		res.ret, _, e = syscall.SyscallN(d.procs[pSysAlloc], n, uintptr(unsafe.Pointer(stat)))
+	case opSysReserve:
+		res.ret, _, e = syscall.SyscallN(d.procs[pSysReserve], v, n)
+	case opSysReserveAligned:
+		res.ret, _, e = syscall.SyscallN(d.procs[pSysReserveAligned], v, n, x, uintptr(unsafe.Pointer(&res.ret2)))
+	case opSysMap:
+		_, _, e = syscall.SyscallN(d.procs[pSysMap], v, n, uintptr(unsafe.Pointer(stat)))
+	case opSysUsed:
+		_, _, e = syscall.SyscallN(d.procs[pSysUsed], v, n, x)
+	case opSysUnused:
+		_, _, e = syscall.SyscallN(d.procs[pSysUnused], v, n)
+	case opSysFault:
+		_, _, e = syscall.SyscallN(d.procs[pSysFault], v, n)
+	case opSysFree:
+		_, _, e = syscall.SyscallN(d.procs[pSysFree], v, n, uintptr(unsafe.Pointer(stat)))
+	case opSysUnreserve:
+		_, _, e = syscall.SyscallN(d.procs[pSysUnreserve], v, n)
+	case opStatAdd:
+		_, _, e = syscall.SyscallN(d.procs[pStatAdd], uintptr(unsafe.Pointer(stat)), x)
+	}
+	runtime.KeepAlive(stat)
+	res.lastErr = Errno(e)
+	res.fatal = fatal
+	return res
+}
+
+// cLayout: without cgo the C layout is not visible; the tests skip.
+func cLayout() []uintptr { return nil }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever memwin's build and tests need
+# and this machine lacks.  Needs root (apt-get).
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have cmake || need+=(cmake)
+have ninja || need+=(ninja-build)
+have g++ || need+=(g++)
+[ -d /usr/src/googletest ] || need+=(googletest)
+[ -f /usr/lib/x86_64-linux-gnu/libgtest.a ] || need+=(libgtest-dev)
+have x86_64-w64-mingw32-gcc-posix || need+=(mingw-w64 g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix)
+have wine || need+=(wine wine64)
+[ -x /usr/lib/go-1.19/bin/go ] || need+=(golang-1.19-go)
+pkg-config --exists libffi 2>/dev/null || need+=(libffi-dev pkg-config)
+have valgrind || need+=(valgrind)
+have clang || need+=(clang)
+have flock || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "install-deps: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+have go || { echo "install-deps: Go (1.26) must be on PATH" >&2; exit 1; }
+echo "install-deps: all present"

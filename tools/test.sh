@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# memwin's full test run (the README's test command; CI runs it too):
+# builds and tests libmemwin.so natively and memwin.dll under Wine, the
+# sanitizer builds, the Go bindings, and the conformance harness against the
+# real Go runtime.  Prints one line per stage and exits non-zero if any failed.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+logdir=$root/build/logs
+mkdir -p "$logdir"
+passed=0 failed=0 failures=()
+
+stage() { # stage NAME COMMAND...
+    local name=$1; shift
+    local log=$logdir/$name.log start=$SECONDS
+    printf '== %-22s ' "$name"
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1)); echo "ok ($((SECONDS - start)) s)"
+    else
+        failed=$((failed + 1)); failures+=("$name"); echo "FAILED ($((SECONDS - start)) s), log: $log"
+        tail -n 40 "$log" | sed 's/^/   | /'
+    fi
+}
+
+"$root/tools/install-deps.sh"
+stage linux cmake --workflow --preset linux
+stage windows-wine cmake --workflow --preset windows
+[ -x go_bindings/run_tests.sh ] && stage go-bindings go_bindings/run_tests.sh
+[ -x tools/robustness.sh ] && stage robustness tools/robustness.sh
+[ -x tools/conformance.sh ] && stage conformance tools/conformance.sh
+
+echo
+echo "stages: $passed passed, $failed failed"
+[ "$failed" = 0 ] || { echo "failed stages: ${failures[*]}"; exit 1; }

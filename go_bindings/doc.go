@@ -9,7 +9,9 @@
 // runtime's functions (SysReserve for sysReserve, SysUsedOS for sysUsedOS,
 // ...) with the same parameters, a SysMemStat laid out like Go's sysMemStat,
 // and Go's behaviour: where the runtime throws, the process prints Go's
-// message and exits with status 2.
+// message and exits with status 2.  (The library's optional checked and
+// recoverable modes, SetMode or MEMWIN_MODE, change that on purpose; the
+// default is Go's exact behaviour.)
 //
 // The region layer is the idiomatic API.  A Region is one reservation whose
 // pages carry Go's states (None, Reserved, Prepared, Ready).  Its methods
@@ -22,12 +24,12 @@
 //
 // Memory goes through the states in the order the Go heap uses them:
 //
-//	r, err := memwin.Reserve(1 << 20)   // None -> Reserved   (sysReserve)
-//	err = r.Map(0, 64<<10)              // Reserved -> Prepared (sysMap: +stat)
-//	err = r.Commit(0, 64<<10)           // Prepared -> Ready  (sysUsed: +mapped-ready)
-//	b, err := r.Bytes(0, 64<<10)        // use the Ready memory
-//	err = r.Decommit(0, 64<<10)         // Ready -> Prepared  (sysUnused)
-//	err = r.Release()                   // any -> None         (sysFree/sysUnreserve)
+//	r, err := memwin.Reserve(1 << 20) // None -> Reserved      (sysReserve)
+//	err = r.Map(0, 64<<10)            // Reserved -> Prepared  (sysMap: +sysStat)
+//	err = r.Commit(0, 64<<10)         // Prepared -> Ready     (sysUsed: +mapped-ready)
+//	b, err := r.Bytes(0, 64<<10)      // use the Ready memory
+//	err = r.Decommit(0, 64<<10)       // Ready -> Prepared     (sysUnused: -mapped-ready)
+//	err = r.Release()                 // any -> None           (sysFree or sysUnreserve)
 //
 // Failures of the OS come back as an *Error wrapping a *FatalError with
 // Go's printed lines and message ("out of memory", ...):

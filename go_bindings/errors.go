@@ -67,10 +67,21 @@ func (e *Error) Unwrap() error { return e.Err }
 // layer returns it (inside an *Error) instead of exiting, unless SetExact is
 // on.
 type FatalError struct {
-	Printed   string // the "runtime: ..." lines, each ending in "\n" (may be empty)
-	Message   string // the text after "fatal error: "
-	Errno     Errno  // the errno=<n> of the printed line, 0 if none
-	Truncated bool   // Printed or Message was cut to fit the capture buffer
+	Printed   string    // the "runtime: ..." lines, each ending in "\n" (may be empty)
+	Message   string    // the text after "fatal error: "
+	Errno     Errno     // the errno=<n> of the printed line, 0 if none
+	Code      CheckCode // in checked or recoverable mode: the library's error code
+	Truncated bool      // Printed or Message was cut to fit the capture buffer
+}
+
+// splitRecovered splits the text of a recoverable-mode error ("<printed
+// lines>fatal error: <message>") into Go's two parts.
+func splitRecovered(text string) (printed, message string) {
+	i := strings.LastIndex(text, "fatal error: ")
+	if i < 0 {
+		return "", text
+	}
+	return text[:i], text[i+len("fatal error: "):]
 }
 
 func newFatalError(printed, message string, truncated bool) *FatalError {

@@ -1,13 +1,8 @@
 package memwin
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
 	"runtime"
 	"runtime/debug"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -143,27 +138,4 @@ wait:
 	stat.Add(128 * kib)
 	SysFree(p, 128*kib, &stat)
 	wantMappedReady(t, mr, 0)
-}
-
-// The package compiles exactly the library's sources (MEMWIN_SOURCES in
-// ../CMakeLists.txt); update_sources.sh regenerates the src_*.c files.
-func TestBundledSourcesMatchCMake(t *testing.T) {
-	cm, err := os.ReadFile(filepath.Join("..", "CMakeLists.txt"))
-	if err != nil {
-		t.Skipf("no library source tree here: %v", err)
-	}
-	block := regexp.MustCompile(`(?s)set\(MEMWIN_SOURCES(.*?)\)`).FindSubmatch(cm)
-	if block == nil {
-		t.Fatal("no MEMWIN_SOURCES in ../CMakeLists.txt")
-	}
-	var want []string
-	for _, m := range regexp.MustCompile(`src/([A-Za-z0-9_]+)\.c`).FindAllSubmatch(block[1], -1) {
-		want = append(want, "src_"+strings.ReplaceAll(string(m[1]), "_", "")+".c")
-	}
-	have, _ := filepath.Glob("src_*.c")
-	sort.Strings(want)
-	sort.Strings(have)
-	if strings.Join(want, " ") != strings.Join(have, " ") {
-		t.Errorf("src_*.c files %v, CMake sources want %v: run go_bindings/update_sources.sh", have, want)
-	}
 }

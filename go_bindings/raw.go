@@ -1,6 +1,9 @@
 package memwin
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // The raw layer: one function per memwin export, with the names (capitalised)
 // and parameter lists of the Go runtime's functions.  They behave exactly as
@@ -193,3 +196,32 @@ func FaultFailed() uint64 { return faultFailed() }
 // fails if a different DLL is already in use.  In cgo builds the library is
 // linked into the program and Load does nothing and returns nil.
 func Load(path string) error { return load(path) }
+
+// SetMode is memwin_set_mode: it switches the library's checking mode for
+// the whole process and returns the previous mode (an error, and no change,
+// for an unknown mode).  Memory reserved while checking was off is unknown
+// to the checker: checked calls on it are refused (CheckNotManaged).  The
+// raw layer is Go-exact only in ModeExact, the default.
+func SetMode(m Mode) (previous Mode, err error) {
+	r := setMode(m)
+	if r < 0 {
+		return GetMode(), fmt.Errorf("memwin: unknown mode %d", int(m))
+	}
+	return r, nil
+}
+
+// GetMode is memwin_get_mode: the library's checking mode.
+func GetMode() Mode { return getMode() }
+
+// LastError is memwin_last_error with memwin_last_error_message: the error
+// of the calling OS thread's last memwin call in checked or recoverable mode,
+// nil if it succeeded.  The record is per OS thread, so lock the goroutine
+// (runtime.LockOSThread) around the call and LastError.  The region layer
+// does this itself.
+func LastError() error {
+	code, msg := lastError()
+	if code == 0 {
+		return nil
+	}
+	return &CheckError{Code: CheckCode(code), Message: msg}
+}

@@ -7,6 +7,7 @@ package memwin
 #include <string.h>
 
 #include "memwin.h"
+#include "memwin_heap.h"
 #include "memwin_prim.h"
 
 // Operations the region layer runs through gomw_call (same numbers as the
@@ -30,8 +31,9 @@ package memwin
 typedef struct gomw_result {
 	uintptr_t ret, ret2;
 	uint32_t last_error;
-	int32_t failed;
+	int32_t failed;    // 1: the handler caught a fatal error; 2: recoverable mode returned one
 	int32_t truncated;
+	uint32_t check_code; // memwin_last_error() in checked or recoverable mode
 	char printed[GOMW_PRINTED_MAX];
 	char message[GOMW_MESSAGE_MAX];
 } gomw_result;
@@ -89,9 +91,33 @@ static void gomw_install(void)
 
 // Runs one memwin call and reads what the handler recorded, all on this OS
 // thread, so the thread-local record is the one this call filled.
+// In recoverable mode the library returns Go's fatal errors instead of
+// calling the handler; when the region layer is exact it dies with them here.
+static void gomw_die_recovered(const char *text)
+{
+	char printed[GOMW_PRINTED_MAX];
+	const char *p = text, *hit = NULL, *q;
+	size_t n;
+	while ((q = strstr(p, "fatal error: ")) != NULL) {
+		hit = q;
+		p = q + 1;
+	}
+	if (hit == NULL) {
+		memwin_default_fatal("", text, NULL);
+		return;
+	}
+	n = (size_t)(hit - text);
+	if (n >= sizeof printed)
+		n = sizeof printed - 1;
+	memcpy(printed, text, n);
+	printed[n] = 0;
+	memwin_default_fatal(printed, hit + strlen("fatal error: "), NULL);
+}
+
 static void gomw_call(int op, int capture, uintptr_t v, uintptr_t n, uintptr_t x,
                       sysMemStat *stat, gomw_result *out)
 {
+	int mode = memwin_get_mode();
 	gomw_tls.active = capture;
 	gomw_tls.failed = 0;
 	out->ret = out->ret2 = 0;
@@ -133,14 +159,26 @@ static void gomw_call(int op, int capture, uintptr_t v, uintptr_t n, uintptr_t x
 	out->last_error = memwin_prim_current()->get_last_error();
 	out->failed = gomw_tls.failed;
 	out->truncated = 0;
+	out->check_code = mode != MEMWIN_MODE_EXACT ? memwin_last_error() : 0;
 	out->printed[0] = out->message[0] = 0;
 	if (gomw_tls.failed) {
 		out->truncated = gomw_tls.truncated;
 		gomw_copy(out->printed, sizeof out->printed, gomw_tls.printed);
 		gomw_copy(out->message, sizeof out->message, gomw_tls.message);
+	} else if (mode == MEMWIN_MODE_RECOVERABLE && out->check_code != 0) {
+		if (!capture)
+			gomw_die_recovered(memwin_last_error_message());
+		out->failed = 2;
+		out->truncated = gomw_copy(out->printed, sizeof out->printed, memwin_last_error_message());
 	}
 	gomw_tls.active = 0;
 	gomw_tls.failed = 0;
+}
+
+static uint32_t gomw_last_error(char *buf, size_t cap)
+{
+	gomw_copy(buf, cap, memwin_last_error_message());
+	return memwin_last_error();
 }
 
 static void gomw_default_fatal(const char *printed, const char *message)
@@ -159,6 +197,16 @@ static size_t gomw_layout(int i)
 	case 4: return offsetof(memwin_region_info, state);
 	case 5: return offsetof(memwin_region_info, protect);
 	case 6: return offsetof(memwin_region_info, region_size);
+	case 7: return sizeof(memwin_mheap);
+	case 8: return offsetof(memwin_mheap, arena_reserved);
+	case 9: return offsetof(memwin_mheap, reservation);
+	case 10: return offsetof(memwin_mheap, stats);
+	case 11: return sizeof(memwin_memstats);
+	case 12: return sizeof(memwin_memory_status);
+	case 13: return offsetof(memwin_memory_status, memory_load);
+	case 14: return sizeof(memwin_large_pages);
+	case 15: return offsetof(memwin_large_pages, usable);
+	case 16: return offsetof(memwin_large_pages, thp_mode);
 	}
 	return 0;
 }
@@ -251,6 +299,43 @@ func faultClear()         { C.memwin_fault_clear() }
 func faultSeen() uint64   { return uint64(C.memwin_fault_seen()) }
 func faultFailed() uint64 { return uint64(C.memwin_fault_failed()) }
 
+func setMode(m Mode) Mode { return Mode(C.memwin_set_mode(C.int(m))) }
+func getMode() Mode       { return Mode(C.memwin_get_mode()) }
+
+// lastError reads the thread's record in one C call (the goroutine may move
+// to another thread between two).
+func lastError() (uint32, string) {
+	var buf [C.GOMW_MESSAGE_MAX]C.char
+	code := C.gomw_last_error(&buf[0], C.size_t(len(buf)))
+	return uint32(code), C.GoString(&buf[0])
+}
+
+func heapStrerror(code int) string   { return C.GoString(C.memwin_heap_strerror(C.int(code))) }
+func cheap(h *MHeap) *C.memwin_mheap { return (*C.memwin_mheap)(unsafe.Pointer(h)) }
+func mheapInit(h *MHeap, arenaSize uintptr, stats *MemStats) int {
+	return int(C.memwin_mheap_init(cheap(h), C.uintptr_t(arenaSize), (*C.memwin_memstats)(unsafe.Pointer(stats))))
+}
+func mheapMapBits(h *MHeap, arenaUsed uintptr)  { C.mHeapMapBits(cheap(h), C.uintptr_t(arenaUsed)) }
+func mheapMapSpans(h *MHeap, arenaUsed uintptr) { C.mHeapMapSpans(cheap(h), C.uintptr_t(arenaUsed)) }
+func mheapGrow(h *MHeap, n uintptr) (unsafe.Pointer, int) {
+	var p unsafe.Pointer
+	code := C.memwin_mheap_grow(cheap(h), C.uintptr_t(n), &p)
+	return p, int(code)
+}
+func mheapDestroy(h *MHeap) int { return int(C.memwin_mheap_destroy(cheap(h))) }
+
+func memoryStatusGet() (MemoryStatus, Errno) {
+	var st MemoryStatus
+	code := C.memwin_memory_status_get((*C.memwin_memory_status)(unsafe.Pointer(&st)))
+	return st, Errno(code)
+}
+func setOOMStatusReport(on bool) bool { return bool(C.memwin_set_oom_status_report(C.bool(on))) }
+func largePagesGet() (LargePages, Errno) {
+	var lp LargePages
+	code := C.memwin_large_pages_get((*C.memwin_large_pages)(unsafe.Pointer(&lp)))
+	return lp, Errno(code)
+}
+
 // load: with cgo the library is linked into the program.
 func load(path string) error { return nil }
 
@@ -266,15 +351,22 @@ func regionCall(op int, capture bool, v, n, x uintptr, stat *SysMemStat) callRes
 	}
 	C.gomw_call(C.int(op), c, C.uintptr_t(v), C.uintptr_t(n), C.uintptr_t(x), cstat(stat), &out)
 	res := callResult{ret: uintptr(out.ret), ret2: uintptr(out.ret2), lastErr: Errno(out.last_error)}
-	if out.failed != 0 {
+	switch out.failed {
+	case 1:
 		res.fatal = newFatalError(C.GoString(&out.printed[0]), C.GoString(&out.message[0]), out.truncated != 0)
+	case 2:
+		printed, message := splitRecovered(C.GoString(&out.printed[0]))
+		res.fatal = newFatalError(printed, message, out.truncated != 0)
+	}
+	if res.fatal != nil {
+		res.fatal.Code = CheckCode(out.check_code)
 	}
 	return res
 }
 
 // cLayout reports the size and field offsets of the C types (see gomw_layout).
 func cLayout() []uintptr {
-	l := make([]uintptr, 7)
+	l := make([]uintptr, 17)
 	for i := range l {
 		l[i] = uintptr(C.gomw_layout(C.int(i)))
 	}

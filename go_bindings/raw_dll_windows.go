@@ -21,19 +21,7 @@ import (
 	"unsafe"
 )
 
-// The exports of memwin.def, in the order of the dll.procs array.
-var dllExports = [...]string{
-	"sysAllocOS", "sysUnusedOS", "sysUsedOS", "sysHugePageOS", "sysNoHugePageOS",
-	"sysHugePageCollapseOS", "sysFreeOS", "sysFaultOS", "sysReserveOS", "sysMapOS",
-	"needZeroAfterSysUnusedOS", "sysAlloc", "sysUnused", "sysUsed", "sysHugePage",
-	"sysNoHugePage", "sysHugePageCollapse", "sysFree", "sysFault", "sysReserve", "sysMap",
-	"sysUnreserve", "sysReserveAligned", "needZeroAfterSysUnused", "memwin_stat_load",
-	"memwin_stat_add", "memwin_mapped_ready", "memwin_version", "memwin_go_version",
-	"memwin_query", "memwin_set_fatal_handler", "memwin_default_fatal", "memwin_prim_host",
-	"memwin_prim_current", "memwin_prim_set", "memwin_fault_set", "memwin_fault_clear",
-	"memwin_fault_seen", "memwin_fault_failed",
-}
-
+// Indexes into dll.procs: the positions in libraryExports (exports.go).
 const (
 	pSysAllocOS = iota
 	pSysUnusedOS
@@ -74,13 +62,26 @@ const (
 	pFaultClear
 	pFaultSeen
 	pFaultFailed
+	pHeapStrerror
+	pMHeapInit
+	pMHeapMapBits
+	pMHeapMapSpans
+	pMHeapGrow
+	pMHeapDestroy
+	pMemoryStatusGet
+	pSetOOMStatusReport
+	pLargePagesGet
+	pSetMode
+	pGetMode
+	pLastError
+	pLastErrorMessage
 	nProcs
 )
 
 type dll struct {
 	path      string
 	handle    uintptr
-	procs     [nProcs]uintptr
+	procs     [len(libraryExports)]uintptr
 	prevFatal uintptr // the handler ours replaced (0: the default)
 }
 
@@ -134,7 +135,7 @@ func load(path string) error {
 		return fmt.Errorf("memwin: Load(%q): LoadLibraryExW: %w", path, e)
 	}
 	d := &dll{path: path, handle: h}
-	for i, name := range dllExports {
+	for i, name := range libraryExports {
 		a, err := syscall.GetProcAddress(syscall.Handle(h), name)
 		if err != nil {
 			syscall.FreeLibrary(syscall.Handle(h))
@@ -285,7 +286,53 @@ func primSet(t *Prim) *Prim { return (*Prim)(ptr(call(pPrimSet, uintptr(unsafe.P
 func faultSet(ops FaultOp, nth, count uint64, code Errno) Errno {
 	return Errno(uint32(call(pFaultSet, uintptr(ops), uintptr(nth), uintptr(count), uintptr(code))))
 }
-func faultClear()         { call(pFaultClear) }
+func faultClear() { call(pFaultClear) }
+
+func heapStrerror(code int) string { return cstring(call(pHeapStrerror, uintptr(code))) }
+func mheapInit(h *MHeap, arenaSize uintptr, stats *MemStats) int {
+	return int(int32(call(pMHeapInit, uintptr(unsafe.Pointer(h)), arenaSize, uintptr(unsafe.Pointer(stats)))))
+}
+func mheapMapBits(h *MHeap, arenaUsed uintptr) {
+	call(pMHeapMapBits, uintptr(unsafe.Pointer(h)), arenaUsed)
+}
+func mheapMapSpans(h *MHeap, arenaUsed uintptr) {
+	call(pMHeapMapSpans, uintptr(unsafe.Pointer(h)), arenaUsed)
+}
+func mheapGrow(h *MHeap, n uintptr) (unsafe.Pointer, int) {
+	var p uintptr
+	code := call(pMHeapGrow, uintptr(unsafe.Pointer(h)), n, uintptr(unsafe.Pointer(&p)))
+	return ptr(p), int(int32(code))
+}
+func mheapDestroy(h *MHeap) int { return int(int32(call(pMHeapDestroy, uintptr(unsafe.Pointer(h))))) }
+
+func memoryStatusGet() (MemoryStatus, Errno) {
+	var st MemoryStatus
+	code := call(pMemoryStatusGet, uintptr(unsafe.Pointer(&st)))
+	return st, Errno(uint32(code))
+}
+func setOOMStatusReport(on bool) bool {
+	v := uintptr(0)
+	if on {
+		v = 1
+	}
+	return cbool(call(pSetOOMStatusReport, v))
+}
+func largePagesGet() (LargePages, Errno) {
+	var lp LargePages
+	code := call(pLargePagesGet, uintptr(unsafe.Pointer(&lp)))
+	return lp, Errno(uint32(code))
+}
+
+func setMode(m Mode) Mode { return Mode(int32(call(pSetMode, uintptr(m)))) }
+func getMode() Mode       { return Mode(int32(call(pGetMode))) }
+
+// lastError reads the thread's record with the goroutine locked to it.
+func lastError() (uint32, string) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	code := uint32(call(pLastError))
+	return code, cstring(call(pLastErrorMessage))
+}
 func faultSeen() uint64   { return uint64(call(pFaultSeen)) }
 func faultFailed() uint64 { return uint64(call(pFaultFailed)) }
 
@@ -328,6 +375,7 @@ func regionCall(op int, capture bool, v, n, x uintptr, stat *SysMemStat) callRes
 		captures.Store(tid, &fatal)
 		defer captures.Delete(tid)
 	}
+	mode, _, _ := syscall.SyscallN(d.procs[pGetMode])
 	var res callResult
 	var e syscall.Errno
 	switch op {
@@ -354,9 +402,30 @@ func regionCall(op int, capture bool, v, n, x uintptr, stat *SysMemStat) callRes
 	}
 	runtime.KeepAlive(stat)
 	res.lastErr = Errno(e)
+	var code uintptr
+	if Mode(int32(mode)) != ModeExact {
+		code, _, _ = syscall.SyscallN(d.procs[pLastError])
+		code &= 0xffffffff
+	}
+	if fatal == nil && Mode(int32(mode)) == ModeRecoverable && code != 0 {
+		// Recoverable mode returned Go's fatal error instead of calling
+		// the handler: the exact region layer dies with it here.
+		msg, _, _ := syscall.SyscallN(d.procs[pLastErrorMessage])
+		printed, message := splitRecovered(cstring(msg))
+		if !capture {
+			defaultFatal(printed, message)
+		}
+		fatal = newFatalError(printed, message, false)
+	}
+	if fatal != nil {
+		fatal.Code = CheckCode(code)
+	}
 	res.fatal = fatal
 	return res
 }
 
 // cLayout: without cgo the C layout is not visible; the tests skip.
 func cLayout() []uintptr { return nil }
+
+// The indexes must follow libraryExports.
+var _ = [1]struct{}{}[nProcs-len(libraryExports)]

@@ -27,9 +27,15 @@ func TestLayout(t *testing.T) {
 		t.Errorf("SysMemStat is %d bytes, want 8", unsafe.Sizeof(SysMemStat(0)))
 	}
 	var i RegionInfo
+	var h MHeap
+	var ms MemoryStatus
+	var lp LargePages
 	goLayout := []uintptr{unsafe.Sizeof(SysMemStat(0)), unsafe.Sizeof(i), unsafe.Offsetof(i.AllocationBase),
 		unsafe.Offsetof(i.AllocationProtect), unsafe.Offsetof(i.State), unsafe.Offsetof(i.Protect),
-		unsafe.Offsetof(i.RegionSize)}
+		unsafe.Offsetof(i.RegionSize), unsafe.Sizeof(h), unsafe.Offsetof(h.ArenaReserved),
+		unsafe.Offsetof(h.Reservation), unsafe.Offsetof(h.Stats), unsafe.Sizeof(MemStats{}),
+		unsafe.Sizeof(ms), unsafe.Offsetof(ms.MemoryLoad), unsafe.Sizeof(lp), unsafe.Offsetof(lp.Usable),
+		unsafe.Offsetof(lp.THPMode)}
 	c := cLayout()
 	if c == nil {
 		t.Skip("C layout not visible without cgo")

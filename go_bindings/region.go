@@ -173,8 +173,7 @@ func ReserveAligned(size, align uintptr) (*Region, error) {
 // Alloc reserves and commits size bytes in one step (sysAlloc, None ->
 // Ready); its SysMemStat and MappedReady grow by size.  sysAlloc counts
 // before the OS call, so when that fails Alloc takes the bytes back out of
-// MappedReady (by decommitting a scratch reservation of the same size, which
-// changes nothing else) before it returns the error.
+// MappedReady (see unaccount) before it returns the error.
 func Alloc(size uintptr) (*Region, error) {
 	tr := &trAlloc
 	if err := checkSize(tr, size); err != nil {
@@ -193,15 +192,18 @@ func Alloc(size uintptr) (*Region, error) {
 	return r, nil
 }
 
-// unaccount subtracts n from MappedReady without touching any memory: it
-// decommits (sysUnused) a fresh reservation, whose pages are not committed.
+// unaccount subtracts n from MappedReady without touching any memory in
+// use: it frees (sysFree: mapped-ready -= n, stat -= n) a fresh scratch
+// reservation of n bytes, after giving a scratch stat the n bytes to lose.
+// Legal in every mode of the library, and it commits nothing.
 func unaccount(n uintptr) {
 	res := regionCall(opSysReserve, true, 0, n, 0, nil)
 	if res.ret == 0 {
 		return
 	}
-	regionCall(opSysUnused, true, res.ret, n, 0, nil)
-	regionCall(opSysUnreserve, true, res.ret, n, 0, nil)
+	var scratch SysMemStat
+	regionCall(opStatAdd, true, 0, 0, n, &scratch)
+	regionCall(opSysFree, true, res.ret, n, 0, &scratch)
 }
 
 // failure is the error a call reported, if any.
@@ -286,7 +288,7 @@ func (r *Region) do(tr *transition, off, n uintptr) error {
 		if res.fatal != nil {
 			// Pages still Prepared were counted as mapped-ready: take them back.
 			r.reconcile(off, n, StatePrepared)
-			r.rebalance(off, n, StatePrepared, opSysUnused)
+			r.rebalance(off, n, StatePrepared)
 		}
 	case &trDecommit, &trFault:
 		op, after := opSysUnused, StatePrepared
@@ -297,7 +299,7 @@ func (r *Region) do(tr *transition, off, n uintptr) error {
 		if res.fatal != nil {
 			// Pages still committed were counted out of mapped-ready: add them back.
 			r.reconcile(off, n, after)
-			r.rebalance(off, n, StateReady, opSysUsed)
+			r.rebalance(off, n, StateReady)
 		}
 	}
 	if err := res.failure(); err != nil {
@@ -334,13 +336,15 @@ func (r *Region) reconcile(off, n uintptr, reservedAs State) {
 }
 
 // rebalance corrects MappedReady after a call that failed half-way, so that
-// it again counts exactly the Ready pages: for every run of [off, off+n) in
-// state st it runs op, which changes nothing at the OS for those pages and
-// only moves the counter: sysUnused on pages that are not committed
-// (subtracts), or sysUsed on pages that are (adds).  Failures of these
-// corrections are ignored.
-func (r *Region) rebalance(off, n uintptr, st State, op int) {
+// it again counts exactly the Ready pages.  st selects the runs of [off,
+// off+n) the failed call miscounted: StatePrepared, pages it counted as
+// mapped-ready that did not get committed (their bytes are taken out with
+// unaccount), or StateReady, pages it counted out that are still committed
+// (sysUsed on them adds them back; committing committed pages changes
+// nothing at the OS).  Failures of these corrections are ignored.
+func (r *Region) rebalance(off, n uintptr, st State) {
 	end := off + n
+	var lost uintptr
 	for _, run := range append([]stateRun(nil), r.states.runs...) {
 		lo, hi := run.off, run.off+run.len
 		if run.st != st || hi <= off || lo >= end {
@@ -352,11 +356,14 @@ func (r *Region) rebalance(off, n uintptr, st State, op int) {
 		if hi > end {
 			hi = end
 		}
-		x := uintptr(0)
-		if op == opSysUsed {
-			x = hi - lo // prepared: all of it
+		if st == StateReady {
+			regionCall(opSysUsed, true, r.addr(lo), hi-lo, hi-lo, nil)
+		} else {
+			lost += hi - lo
 		}
-		regionCall(op, true, r.addr(lo), hi-lo, x, nil)
+	}
+	if lost != 0 {
+		unaccount(lost)
 	}
 }
 
@@ -397,7 +404,7 @@ func (r *Region) Release() error {
 			if err := res.failure(); err != nil {
 				if res.fatal != nil {
 					r.reconcile(run.off, run.len, StatePrepared)
-					r.rebalance(run.off, run.len, StateReady, opSysUsed)
+					r.rebalance(run.off, run.len, StateReady)
 				}
 				return fail(&trFree, r.addr(run.off), run.len, StateReady,
 					fmt.Errorf("decommitting before the release (sysUnused): %w", err))

@@ -286,6 +286,15 @@ func TestRegionReserveAt(t *testing.T) {
 }
 
 func TestRegionReserveFailures(t *testing.T) {
+	for _, m := range []Mode{ModeExact, ModeChecked, ModeRecoverable} {
+		t.Run(m.String(), func(t *testing.T) {
+			useMode(t, m)
+			testRegionReserveFailures(t)
+		})
+	}
+}
+
+func testRegionReserveFailures(t *testing.T) {
 	_, err := Reserve(1 << 47)
 	e := wantError(t, err, "Reserve", ErrReserveFailed)
 	var code Errno
@@ -315,6 +324,15 @@ func TestRegionReserveFailures(t *testing.T) {
 // OS failures on which Go dies come back as errors, with the books and the
 // tracked states matching the OS afterwards.
 func TestRegionOSFailures(t *testing.T) {
+	for _, m := range []Mode{ModeExact, ModeChecked, ModeRecoverable} {
+		t.Run(m.String(), func(t *testing.T) {
+			useMode(t, m)
+			testRegionOSFailures(t)
+		})
+	}
+}
+
+func testRegionOSFailures(t *testing.T) {
 	t.Run("commit out of memory", func(t *testing.T) {
 		r := mustReserve(t, mib)
 		defer r.Release()

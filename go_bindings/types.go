@@ -136,3 +136,68 @@ const (
 // a *Prim points into C memory and can only be passed back to PrimSet; a
 // table of your own must be written in C.
 type Prim struct{ _ [0]byte }
+
+// Mode is the library's checking mode (memwin_set_mode), per process.  The
+// library starts in the mode named by the environment variable MEMWIN_MODE
+// (exact, checked or recoverable), else in ModeExact.
+type Mode int
+
+const (
+	// ModeExact is Go's behaviour: no checks, Go's fatal errors.
+	ModeExact Mode = 0
+	// ModeChecked tracks Go's page state of the memory reserved while
+	// checking is on and refuses calls that break the handshake, with a
+	// fatal error naming the rule.
+	ModeChecked Mode = 1
+	// ModeRecoverable is ModeChecked, but a refused call, and any of Go's
+	// fatal errors, returns at once and leaves the reason for LastError.
+	ModeRecoverable Mode = 2
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeExact:
+		return "exact"
+	case ModeChecked:
+		return "checked"
+	case ModeRecoverable:
+		return "recoverable"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// CheckCode is an error code of the checked and recoverable modes (the C
+// MEMWIN_ERR_* values).
+type CheckCode uint32
+
+const (
+	CheckNull       CheckCode = 1  // null address or null sysMemStat
+	CheckUnaligned  CheckCode = 2  // address not a multiple of 4096
+	CheckSize       CheckCode = 3  // zero size, or not a multiple of 4096
+	CheckOverflow   CheckCode = 4  // v + n wraps around
+	CheckNotManaged CheckCode = 5  // range holds pages memwin has not reserved
+	CheckState      CheckCode = 6  // a page is in the wrong state for the transition
+	CheckNotBase    CheckCode = 7  // release not of one whole reservation
+	CheckAlign      CheckCode = 8  // sysReserveAligned: align not a power of two >= 4096
+	CheckAccounting CheckCode = 9  // sysMemStat would overflow or underflow; prepared > n
+	CheckOS         CheckCode = 10 // one of Go's fatal errors
+)
+
+var checkNames = [...]string{"OK", "NULL", "UNALIGNED", "SIZE", "OVERFLOW", "NOT_MANAGED", "STATE",
+	"NOT_BASE", "ALIGN", "ACCOUNTING", "OS"}
+
+func (c CheckCode) String() string {
+	if int(c) < len(checkNames) {
+		return "MEMWIN_ERR_" + checkNames[c]
+	}
+	return "CheckCode(" + strconv.FormatUint(uint64(c), 10) + ")"
+}
+
+// CheckError is the calling thread's last error in checked or recoverable
+// mode (memwin_last_error and memwin_last_error_message).
+type CheckError struct {
+	Code    CheckCode
+	Message string // Go's printed lines and "fatal error: ...", one per line
+}
+
+func (e *CheckError) Error() string { return e.Code.String() + ": " + e.Message }

@@ -365,3 +365,35 @@ func TestFaultInjection(t *testing.T) {
 		SysFreeOS(p, 64*kib)
 	}
 }
+
+func TestStrings(t *testing.T) {
+	cases := []struct{ got, want string }{
+		{ErrorCommitmentLimit.Error(), "ERROR_COMMITMENT_LIMIT (1455)"},
+		{ErrorInvalidAddress.Error(), "ERROR_INVALID_ADDRESS (487)"},
+		{Errno(5).Error(), "Win32 error 5"},
+		{MemReserve.String(), "MEM_RESERVE"},
+		{MemFree.String(), "MEM_FREE"},
+		{MemState(3).String(), "MemState(0x3)"},
+		{PageNoAccess.String(), "PAGE_NOACCESS"},
+		{PageReadOnly.String(), "PAGE_READONLY"},
+		{Protect(0x40).String(), "Protect(0x40)"},
+		{StatePrepared.String(), "Prepared"},
+		{StateNone.String(), "None"},
+		{State(9).String(), "State(9)"},
+		{CheckState.String(), "MEMWIN_ERR_STATE"},
+		{CheckCode(99).String(), "CheckCode(99)"},
+		{ModeChecked.String(), "checked"},
+		{Mode(7).String(), "Mode(7)"},
+		{(&CheckError{CheckNotBase, "x"}).Error(), "MEMWIN_ERR_NOT_BASE: x"},
+		{RegionInfo{Base: 0x10000, AllocationBase: 0x10000, AllocationProtect: PageReadWrite, State: MemCommit,
+			Protect: PageReadWrite, RegionSize: 0x1000}.String(),
+			"[0x10000, 0x11000) MEM_COMMIT PAGE_READWRITE (allocation 0x10000, PAGE_READWRITE)"},
+		{(&FatalError{Message: "m"}).Error(), "fatal error: m"},
+		{(&FatalError{Printed: "a\nb\n", Message: "m"}).Error(), "fatal error: m (a; b)"},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}

@@ -34,7 +34,7 @@ trap 'rm -rf "$work"' EXIT
 # cache on those files' contents through CGO_CFLAGS.
 stamp=$(cat "$root"/src/* "$root"/include/* 2>/dev/null | sha256sum | cut -c1-16)
 export CGO_CFLAGS="-O2 -g -DMEMWIN_SOURCE_STAMP=$stamp"
-export GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false
+export GOTOOLCHAIN=local GOWORK=off
 cd "$here"
 
 all=(sources vet linux-go1.26 linux-race linux-go1.19 linux-system consumer

@@ -1,0 +1,43 @@
+// Replay of the conformance scenarios (tests/vectors/*.vec) against the
+// linked memwin library, producing the same observation lines as the Go
+// harness (tools/conform), for comparison with the golden files recorded
+// from the Go runtime.  Format: tests/vectors/FORMAT.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace memwin_vectors {
+
+struct Step {
+    int line = 0;
+    std::string text; // as written, spaces normalised
+    bool fatal = false;
+    std::string bind;
+    std::string op;
+    std::vector<std::string> args;
+};
+
+struct Scenario {
+    std::string name;
+    std::string desc;
+    std::string since;
+    std::vector<Step> steps;
+};
+
+// Directory of the scenario files (MEMWIN_VECTORS_DIR, as a Wine path on
+// Windows builds).
+std::string vectors_dir();
+// Names of the *.vec files, sorted.
+std::vector<std::string> scenario_names();
+bool load_scenario(const std::string &name, Scenario &out, std::string &err);
+// Golden lines without comments; false if the file cannot be read.
+bool read_golden(const std::string &name, std::vector<std::string> &out);
+// Runs every step against memwin and returns the observations.
+std::vector<std::string> run_scenario(const Scenario &sc);
+// Readable differences ("scenario: step N (text), field F: Go = ..., memwin = ...").
+std::vector<std::string> compare(const Scenario &sc, const std::vector<std::string> &want,
+                                 const std::vector<std::string> &got, const char *got_name);
+
+} // namespace memwin_vectors

@@ -1,0 +1,3 @@
+module memwin.local/conform
+
+go 1.19

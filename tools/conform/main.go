@@ -1,0 +1,334 @@
+//go:build windows
+
+// Command conform runs the scenarios of tests/vectors side by side in one
+// process: through the Go runtime's own Windows memory functions (reached
+// with //go:linkname) and through memwin.dll (loaded by absolute path), and
+// compares both with the golden files recorded from Go 1.19.
+//
+// It is a windows/amd64 cgo program run under Wine; tools/conformance.sh
+// builds it with Go 1.19 and Go 1.26 and runs it.  Scenarios with a fatal
+// step run in a child process (the harness re-executes itself).
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include -O2
+#include "native.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+var (
+	flagVectors = flag.String("vectors", "", "directory of the scenario files (tests/vectors)")
+	flagDLL     = flag.String("dll", "", "absolute path of memwin.dll")
+	flagRun     = flag.String("run", "", "only scenarios whose name matches this regexp")
+	flagGolden  = flag.String("write-golden", "", "record the Go side as golden: all | newer (only scenarios absent from the oldest Go)")
+	flagResults = flag.String("results", "", "write per-scenario results (TSV) to this file")
+	flagJobs    = flag.Int("j", 2, "child processes at a time")
+	flagChild   = flag.String("child", "", "internal: run this scenario and exit")
+	flagSide    = flag.String("side", "", "internal: go | memwin (with -child)")
+	flagList    = flag.Bool("list", false, "list the scenarios and exit")
+)
+
+// winPath turns a Unix absolute path into the Wine Z: drive path.
+func winPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return `Z:` + strings.ReplaceAll(p, "/", `\`)
+	}
+	return p
+}
+
+func die(format string, a ...interface{}) {
+	fmt.Fprintf(os.Stderr, "conform: "+format+"\n", a...)
+	os.Exit(3)
+}
+
+type result struct {
+	sc           *scenario
+	goOK         bool // the Go side has every function of the scenario
+	goObs, mwObs []string
+}
+
+func main() {
+	flag.Parse()
+	runtime.LockOSThread()
+	debug.SetGCPercent(-1)
+	if *flagVectors == "" {
+		die("-vectors is required")
+	}
+	scs, err := loadScenarios(winPath(*flagVectors))
+	if err != nil {
+		die("%v", err)
+	}
+	if *flagRun != "" {
+		re, err := regexp.Compile(*flagRun)
+		if err != nil {
+			die("-run: %v", err)
+		}
+		var keep []*scenario
+		for _, sc := range scs {
+			if re.MatchString(sc.name) {
+				keep = append(keep, sc)
+			}
+		}
+		scs = keep
+	}
+	if *flagList {
+		for _, sc := range scs {
+			fmt.Printf("%s\tsteps=%d\tchild=%v\tsince=%s\n", sc.name, len(sc.steps), sc.needsChild(), sc.minVersion())
+		}
+		return
+	}
+	if C.cf_hook_install() != 0 {
+		die("cannot hook runtime._VirtualAlloc/_VirtualFree")
+	}
+	goS := &goSide{}
+	mrNote := goS.selfCheckMappedReady()
+	var mw *memwinSide
+	if *flagChild == "" || *flagSide == "memwin" {
+		if *flagDLL == "" {
+			die("-dll is required")
+		}
+		mw, err = loadMemwin(winPath(*flagDLL))
+		if err != nil {
+			die("%v", err)
+		}
+	}
+	if *flagChild != "" {
+		childMain(scs, goS, mw)
+		return
+	}
+	if mrNote != "" {
+		fmt.Printf("note: %s; the Go side records only sysMemStat deltas\n", mrNote)
+	}
+	if *flagGolden != "" && mrNote != "" {
+		die("refusing to record goldens without mapped-ready")
+	}
+	wine := C.GoString(C.cf_wine_version())
+	env := runtime.Version() + " windows/amd64"
+	if wine != "" {
+		env += " under Wine " + wine
+	}
+	fmt.Printf("conform: %d scenarios; Go side %s; memwin side %s\n", len(scs), env, mw.label())
+
+	start := time.Now()
+	results := make([]*result, len(scs))
+	var children []*result
+	debug.FreeOSMemory() // let the runtime settle before the quiet phase
+	C.cf_mw_catch_fatal(1)
+	for i, sc := range scs {
+		res := &result{sc: sc, goOK: !versionLess(runtime.Version(), sc.minVersion())}
+		results[i] = res
+		if sc.needsChild() {
+			children = append(children, res)
+			continue
+		}
+		if res.goOK {
+			res.goObs = runInProcess(goS, sc)
+		}
+		res.mwObs = runInProcess(mw, sc)
+	}
+	C.cf_mw_catch_fatal(0)
+	runChildren(children)
+	elapsed := time.Since(start)
+
+	// Compare.
+	var rows []string
+	goSame, goTotal, mwSame := 0, 0, 0
+	for _, res := range results {
+		sc := res.sc
+		golden, gerr := readGolden(sc)
+		goStatus, goDetail := "n/a", "absent before "+sc.minVersion()
+		recording := *flagGolden == "all" || *flagGolden == "newer" && sc.minVersion() != ""
+		if res.goOK {
+			goTotal++
+			switch {
+			case hasError(res.goObs):
+				goStatus, goDetail = "error", firstError(res.goObs)
+			case recording:
+				if err := writeGolden(sc, res.goObs, env); err != nil {
+					die("%v", err)
+				}
+				golden, gerr = res.goObs, nil
+				goStatus, goDetail = "identical", "recorded"
+			case gerr != nil:
+				goStatus, goDetail = "no-golden", gerr.Error()
+			default:
+				ds := compareObs(golden, res.goObs, mrNote != "")
+				if len(ds) == 0 {
+					goStatus, goDetail = "identical", ""
+				} else {
+					goStatus = "differs"
+					lines := fmtDiffs(sc, "Go (golden)", runtime.Version(), ds)
+					goDetail = lines[0]
+					printDiffs(lines)
+				}
+			}
+			if goStatus == "identical" {
+				goSame++
+			}
+		}
+		mwStatus, mwDetail := "", ""
+		switch {
+		case hasError(res.mwObs):
+			mwStatus, mwDetail = "error", firstError(res.mwObs)
+		case gerr != nil:
+			mwStatus, mwDetail = "no-golden", gerr.Error()
+		default:
+			ds := compareObs(golden, res.mwObs, false)
+			if len(ds) == 0 {
+				mwStatus = "identical"
+				mwSame++
+			} else {
+				mwStatus = "differs"
+				lines := fmtDiffs(sc, "Go (golden)", "memwin.dll", ds)
+				mwDetail = lines[0]
+				printDiffs(lines)
+			}
+		}
+		rows = append(rows, strings.Join([]string{sc.name, "go", goStatus, goDetail}, "\t"))
+		rows = append(rows, strings.Join([]string{sc.name, "memwin", mwStatus, mwDetail}, "\t"))
+	}
+	fmt.Printf("%s: %d/%d scenarios identical to the golden (%d n/a)\n", runtime.Version(), goSame, goTotal, len(results)-goTotal)
+	fmt.Printf("memwin.dll (in %s harness): %d/%d scenarios identical to the golden\n", runtime.Version(), mwSame, len(results))
+	fmt.Printf("time: %.1fs\n", elapsed.Seconds())
+	if *flagResults != "" {
+		hdr := fmt.Sprintf("#env\t%s\t%s\t%s\n", env, mw.label(), mrNote)
+		if err := os.WriteFile(winPath(*flagResults), []byte(hdr+strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+			die("%v", err)
+		}
+	}
+	if goSame != goTotal || mwSame != len(results) {
+		os.Exit(1)
+	}
+}
+
+func hasError(obs []string) bool { return firstError(obs) != "" }
+
+func firstError(obs []string) string {
+	for _, l := range obs {
+		if strings.HasPrefix(l, "0 error ") {
+			return strings.TrimPrefix(l, "0 error ")
+		}
+	}
+	return ""
+}
+
+func printDiffs(lines []string) {
+	for i, l := range lines {
+		if i == 8 {
+			fmt.Printf("DIFF %s: ... %d more\n", strings.SplitN(l, ":", 2)[0], len(lines)-i)
+			break
+		}
+		fmt.Println("DIFF " + l)
+	}
+}
+
+func runInProcess(s side, sc *scenario) []string {
+	var out []string
+	r := newRunner(s, func(l string) { out = append(out, l) })
+	r.run(sc)
+	return out
+}
+
+func childMain(scs []*scenario, goS *goSide, mw *memwinSide) {
+	var sc *scenario
+	for _, x := range scs {
+		if x.name == *flagChild {
+			sc = x
+		}
+	}
+	if sc == nil {
+		die("no scenario %s", *flagChild)
+	}
+	var s side = goS
+	if *flagSide == "memwin" {
+		s = mw
+	}
+	r := newRunner(s, func(l string) { os.Stdout.WriteString(l + "\n") })
+	r.run(sc)
+	os.Exit(0)
+}
+
+// runChildren runs each scenario with a fatal step in child processes, one
+// per side, -j at a time.
+func runChildren(list []*result) {
+	type job struct {
+		res  *result
+		side string
+	}
+	var jobs []job
+	for _, res := range list {
+		if res.goOK {
+			jobs = append(jobs, job{res, "go"})
+		}
+		jobs = append(jobs, job{res, "memwin"})
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		die("%v", err)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, *flagJobs)
+	for _, j := range jobs {
+		j := j
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			obs := runChild(exe, j.res.sc, j.side)
+			mu.Lock()
+			if j.side == "go" {
+				j.res.goObs = obs
+			} else {
+				j.res.mwObs = obs
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+}
+
+func runChild(exe string, sc *scenario, sideName string) []string {
+	cmd := exec.Command(exe, "-vectors", *flagVectors, "-dll", *flagDLL, "-child", sc.name, "-side", sideName)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		return []string{"0 error cannot start child: " + err.Error()}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(120 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		return []string{"0 error child timed out"}
+	}
+	var obs []string
+	for _, l := range strings.Split(strings.ReplaceAll(stdout.String(), "\r", ""), "\n") {
+		if l != "" {
+			obs = append(obs, l)
+		}
+	}
+	last := len(sc.steps)
+	for _, l := range fatalLines(stderr.String()) {
+		obs = append(obs, fmt.Sprintf("%d stderr %s", last, l))
+	}
+	obs = append(obs, fmt.Sprintf("%d exit %d", last, cmd.ProcessState.ExitCode()))
+	return obs
+}

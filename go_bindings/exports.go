@@ -16,4 +16,5 @@ var libraryExports = [...]string{
 	"mHeapMapBits", "mHeapMapSpans", "memwin_mheap_grow", "memwin_mheap_destroy",
 	"memwin_memory_status_get", "memwin_set_oom_status_report", "memwin_large_pages_get",
 	"memwin_set_mode", "memwin_get_mode", "memwin_last_error", "memwin_last_error_message",
+	"memwin_get_fatal_handler",
 }

@@ -75,6 +75,7 @@ const (
 	pGetMode
 	pLastError
 	pLastErrorMessage
+	pGetFatalHandler
 	nProcs
 )
 

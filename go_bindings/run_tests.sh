@@ -97,15 +97,17 @@ cgo_flavour() { # cgo_flavour GO
 }
 
 linux_system() {
-    # Installed with DESTDIR under a scratch root: memwin.pc names the
-    # configured prefix, which pkg-config finds under PKG_CONFIG_SYSROOT_DIR.
-    local sysroot=$work/sysroot
+    # Installed under a scratch prefix: memwin.pc finds its prefix from its
+    # own location, so the install is relocatable.
+    # A fixed prefix: Go caches the flags pkg-config gave for this package.
+    local sysroot=$root/build/go-sysroot
+    rm -rf "$sysroot"
     (cd "$root" && cmake --preset linux && cmake --build --preset linux --target memwin &&
-        DESTDIR=$sysroot cmake --install build/linux) || return 1
+        cmake --install build/linux --prefix "$sysroot") || return 1
     local pc
     pc=$(find "$sysroot" -name memwin.pc | head -n 1)
     [ -n "$pc" ] || { echo "memwin.pc not installed"; return 1; }
-    export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$sysroot
+    export PKG_CONFIG_PATH=$(dirname "$pc")
     export LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")")
     pkg-config --cflags --libs memwin || return 1
     "$GO" test -c -tags memwin_system -o "$work/system.test" . || return 1
@@ -124,9 +126,9 @@ module example.com/consumer
 
 go 1.19
 
-require github.com/memwin/memwin/go_bindings v0.0.0
+require github.com/memwin/memwin v0.0.0
 
-replace github.com/memwin/memwin/go_bindings => $here
+replace github.com/memwin/memwin => $here/..
 EOF
     cat >"$work/consumer/main.go" <<'EOF'
 package main

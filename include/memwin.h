@@ -159,6 +159,9 @@ uint32_t memwin_query(const void *addr, memwin_region_info *info);
 typedef void (*memwin_fatal_fn)(const char *printed, const char *message, void *ctx);
 /* Installs handler (NULL restores the default); returns the previous one. */
 memwin_fatal_fn memwin_set_fatal_handler(memwin_fatal_fn handler, void *ctx);
+/* The handler in force (memwin_default_fatal if none) and, if ctx is not
+ * NULL, its context: lets a new handler chain to the one it replaces. */
+memwin_fatal_fn memwin_get_fatal_handler(void **ctx);
 /* The default handler (print and exit 2), for handlers that chain to it. */
 void memwin_default_fatal(const char *printed, const char *message, void *ctx);
 

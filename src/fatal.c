@@ -50,6 +50,14 @@ memwin_fatal_fn memwin_set_fatal_handler(memwin_fatal_fn handler, void *ctx)
     return prev->fn;
 }
 
+memwin_fatal_fn memwin_get_fatal_handler(void **ctx)
+{
+    const fatal_slot *s = (const fatal_slot *)mw_load_ptr(&current_slot);
+    if (ctx)
+        *ctx = s->ctx;
+    return s->fn;
+}
+
 void memwin_throw(const char *printed, const char *message)
 {
     const fatal_slot *s = (const fatal_slot *)mw_load_ptr(&current_slot);

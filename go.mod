@@ -1,0 +1,3 @@
+module github.com/memwin/memwin
+
+go 1.19

@@ -1,3 +1,0 @@
-module github.com/memwin/memwin/go_bindings
-
-go 1.19

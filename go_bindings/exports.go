@@ -17,4 +17,8 @@ var libraryExports = [...]string{
 	"memwin_memory_status_get", "memwin_set_oom_status_report", "memwin_large_pages_get",
 	"memwin_set_mode", "memwin_get_mode", "memwin_last_error", "memwin_last_error_message",
 	"memwin_get_fatal_handler",
+	"memwin_VirtualAlloc", "memwin_VirtualFree", "memwin_interpose_init",
+	"memwin_interpose_set_next", "memwin_interpose_get_stats", "memwin_interpose_set_policy",
+	"memwin_interpose_get_policy", "memwin_interpose_flush", "memwin_interpose_prim",
+	"memwin_interpose_catch_fatal", "memwin_interpose_fatal_flag", "memwin_interpose_fatal_take",
 }

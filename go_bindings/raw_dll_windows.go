@@ -76,6 +76,18 @@ const (
 	pLastError
 	pLastErrorMessage
 	pGetFatalHandler
+	pInterposeVirtualAlloc
+	pInterposeVirtualFree
+	pInterposeInit
+	pInterposeSetNext
+	pInterposeGetStats
+	pInterposeSetPolicy
+	pInterposeGetPolicy
+	pInterposeFlush
+	pInterposePrim
+	pInterposeCatchFatal
+	pInterposeFatalFlag
+	pInterposeFatalTake
 	nProcs
 )
 

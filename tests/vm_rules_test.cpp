@@ -1,0 +1,583 @@
+// The Windows virtual-memory rules of windows-vm-rules.md, checked directly
+// on memwin_prim_host(): real kernel32 under Wine, the emulation on Linux.
+// The same assertions pass on both, which holds the emulation to Windows
+// (as Wine implements it: where Wine and Windows differ, Wine's code is
+// expected, e.g. 87 for VirtualFree on free memory).
+#include <cstring>
+#include <atomic>
+#include <thread>
+
+#include "test_util.h"
+
+#if defined(_WIN32)
+#include <windows.h>
+#endif
+
+using namespace mwt;
+
+namespace {
+
+constexpr uint32_t kCommit = MEMWIN_MEM_COMMIT, kReserve = MEMWIN_MEM_RESERVE,
+                   kFree = MEMWIN_MEM_FREE, kDecommit = MEMWIN_MEM_DECOMMIT,
+                   kRelease = MEMWIN_MEM_RELEASE, kRW = MEMWIN_PAGE_READWRITE,
+                   kRO = MEMWIN_PAGE_READONLY, kNoAccess = MEMWIN_PAGE_NOACCESS;
+constexpr uint32_t E87 = MEMWIN_ERROR_INVALID_PARAMETER, E487 = MEMWIN_ERROR_INVALID_ADDRESS;
+
+const memwin_prim *H()
+{
+    return memwin_prim_host();
+}
+
+// A VirtualAlloc / VirtualFree result with the last error of a failure.
+struct Res {
+    uintptr_t value;
+    uint32_t err;
+};
+
+Res va(uintptr_t addr, uintptr_t size, uint32_t type, uint32_t protect = kRW)
+{
+    H()->set_last_error(0);
+    void *p = H()->virtual_alloc(P(addr), size, type, protect);
+    return {U(p), p ? 0u : H()->get_last_error()};
+}
+
+Res vf(uintptr_t addr, uintptr_t size, uint32_t type)
+{
+    H()->set_last_error(0);
+    int ok = H()->virtual_free(P(addr), size, type);
+    return {uintptr_t(ok), ok ? 0u : H()->get_last_error()};
+}
+
+memwin_region_info hq(uintptr_t addr)
+{
+    memwin_region_info i;
+    std::memset(&i, 0, sizeof i);
+    EXPECT_EQ(H()->virtual_query(P(addr), &i), 0u) << std::hex << addr;
+    return i;
+}
+
+::testing::AssertionResult fails_with(Res r, uint32_t err)
+{
+    if (r.value == 0 && r.err == err)
+        return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "result " << std::hex << "0x" << r.value << std::dec << ", error " << r.err
+           << "; want failure with " << err;
+}
+
+uintptr_t reserve(Reservations &rs, uintptr_t n, uintptr_t at = 0, uint32_t protect = kRW)
+{
+    Res r = va(at, n, kReserve, protect);
+    EXPECT_NE(r.value, 0u) << "reserve failed with " << r.err;
+    if (at) {
+        EXPECT_EQ(r.value, at & ~(kGranule - 1));
+    }
+    return rs.add(r.value);
+}
+
+// Two adjacent 64 KiB reservations A, B.
+void adjacent(Reservations &rs, uintptr_t *a, uintptr_t *b)
+{
+    uintptr_t at = free_area(0x20000);
+    *a = reserve(rs, 0x10000, at);
+    *b = reserve(rs, 0x10000, at + 0x10000);
+}
+
+} // namespace
+
+// ---- the table observed under Wine 8.0 --------------------------------------
+
+TEST(VmRules, CommitSpanningTwoAdjacentReservationsFails487)
+{
+    Reservations rs;
+    uintptr_t a, b;
+    adjacent(rs, &a, &b);
+    EXPECT_TRUE(fails_with(va(a + 0xf000, 0x2000, kCommit), E487));
+    EXPECT_TRUE(fails_with(va(a, 0x20000, kCommit), E487));
+    EXPECT_EQ(hq(a + 0xf000).state, kReserve) << "nothing committed on failure";
+    EXPECT_EQ(hq(b).state, kReserve);
+}
+
+TEST(VmRules, DecommitSpanningTwoAdjacentReservationsFails87)
+{
+    Reservations rs;
+    uintptr_t a, b;
+    adjacent(rs, &a, &b);
+    ASSERT_NE(va(a, 0x10000, kCommit).value, 0u);
+    ASSERT_NE(va(b, 0x10000, kCommit).value, 0u);
+    EXPECT_TRUE(fails_with(vf(a + 0xf000, 0x2000, kDecommit), E87));
+    EXPECT_TRUE(fails_with(vf(a, 0x20000, kDecommit), E87));
+    EXPECT_EQ(hq(a + 0xf000).state, kCommit) << "nothing decommitted on failure";
+    EXPECT_EQ(hq(b).state, kCommit);
+}
+
+TEST(VmRules, ReleaseWithNonZeroSizeFails87)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    EXPECT_TRUE(fails_with(vf(a, 1, kRelease), E87));      // rule 11
+    EXPECT_TRUE(fails_with(vf(a, 0x10000, kRelease), E87));
+    EXPECT_EQ(hq(a).state, kReserve);
+    EXPECT_EQ(vf(a, 0, kRelease).value, 1u); // rule 11: size 0 succeeds
+    EXPECT_EQ(hq(a).state, kFree);
+}
+
+TEST(VmRules, ReleaseAtNonBaseFails487)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x20000);
+    EXPECT_TRUE(fails_with(vf(a + 0x1000, 0, kRelease), E487));
+    EXPECT_TRUE(fails_with(vf(a + 0x10000, 0, kRelease), E487));
+    EXPECT_EQ(hq(a).state, kReserve);
+}
+
+TEST(VmRules, CommitOfFreeMemoryFails487)
+{
+    uintptr_t f = free_area(0x10000);
+    EXPECT_TRUE(fails_with(va(f, 0x1000, kCommit), E487)); // rule 18
+    EXPECT_TRUE(fails_with(va(f + 0x3000, 10, kCommit), E487));
+    EXPECT_EQ(hq(f).state, kFree);
+}
+
+TEST(VmRules, DecommitOfFreeMemoryFails87)
+{
+    // Wine's code; real Windows gives 487 (rule 20, golang/go #35465).
+    uintptr_t f = free_area(0x10000);
+    EXPECT_TRUE(fails_with(vf(f, 0x1000, kDecommit), E87));
+    EXPECT_TRUE(fails_with(vf(f, 0, kDecommit), E87));
+}
+
+TEST(VmRules, ReleaseOfFreeMemoryFails87)
+{
+    uintptr_t a = va(0, 0x10000, kReserve).value;
+    ASSERT_NE(a, 0u);
+    EXPECT_EQ(vf(a, 0, kRelease).value, 1u);
+    EXPECT_TRUE(fails_with(vf(a, 0, kRelease), E87)); // release twice
+}
+
+TEST(VmRules, ReserveOfSizeZeroFails87)
+{
+    EXPECT_TRUE(fails_with(va(0, 0, kReserve), E87)); // rule 1
+    EXPECT_TRUE(fails_with(va(0, 0, kReserve | kCommit), E87));
+}
+
+TEST(VmRules, ReserveOfImpossibleSizesFails87)
+{
+    EXPECT_TRUE(fails_with(va(0, uintptr_t(1) << 47, kReserve), E87));
+    EXPECT_TRUE(fails_with(va(0, uintptr_t(0) - 4096, kReserve), E87));
+}
+
+TEST(VmRules, DecommitWithSizeZeroAtBaseOrInFirstPageSucceeds)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x30000);
+    ASSERT_NE(va(a, 0x30000, kCommit).value, 0u);
+    EXPECT_EQ(vf(a, 0, kDecommit).value, 1u);
+    EXPECT_TRUE(region_is(a, kReserve, 0, a, 0x30000)) << "size 0 decommits the whole allocation";
+    ASSERT_NE(va(a, 0x30000, kCommit).value, 0u);
+    EXPECT_EQ(vf(a + 100, 0, kDecommit).value, 1u);
+    EXPECT_TRUE(region_is(a, kReserve, 0, a, 0x30000));
+}
+
+TEST(VmRules, CommitOfTenBytesAtBasePlus100ReturnsTheBase)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    EXPECT_EQ(va(a + 100, 10, kCommit).value, a);
+    EXPECT_TRUE(region_is(a, kCommit, kRW, a, 0x1000));
+    Res r = va(a + 0x2ffe, 4, kCommit); // straddles pages 2 and 3
+    EXPECT_EQ(r.value, a + 0x2000);
+    EXPECT_TRUE(region_is(a + 0x2000, kCommit, kRW, a, 0x2000));
+}
+
+TEST(VmRules, ReserveInsideAnExistingReservationFails487)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x20000);
+    EXPECT_TRUE(fails_with(va(a + 0x1000, 0x1000, kReserve), E487)); // rule 4
+    EXPECT_TRUE(fails_with(va(a + 0x10000, 0x10000, kReserve), E487));
+    EXPECT_TRUE(fails_with(va(a, 0x1000, kReserve | kCommit), E487));
+    // a reservation that would end inside a
+    uintptr_t at = free_area(0x30000);
+    uintptr_t c = reserve(rs, 0x20000, at + 0x10000);
+    EXPECT_TRUE(fails_with(va(at, 0x20000, kReserve), E487));
+    EXPECT_EQ(hq(at).state, kFree);
+    EXPECT_EQ(hq(c).state, kReserve);
+}
+
+TEST(VmRules, AdjacentReservationsAtHintsSucceed)
+{
+    Reservations rs;
+    uintptr_t at = free_area(0x30000);
+    EXPECT_EQ(reserve(rs, 0x10000, at), at);
+    EXPECT_EQ(reserve(rs, 0x10000, at + 0x10000), at + 0x10000);
+    EXPECT_EQ(reserve(rs, 0x10000, at + 0x20000), at + 0x20000);
+    EXPECT_TRUE(region_is(at + 0x10000, kReserve, 0, at + 0x10000, 0x10000));
+}
+
+// ---- rules 2-4: granularity ------------------------------------------------
+
+TEST(VmRules, Rule2_SystemAddressesAre64KAlignedAndReusable)
+{
+    for (uintptr_t n : {uintptr_t(0x1000), uintptr_t(0x5000), uintptr_t(0x10000),
+                        uintptr_t(0x11000)}) {
+        uintptr_t a = va(0, n, kReserve).value;
+        ASSERT_NE(a, 0u);
+        EXPECT_EQ(a % kGranule, 0u) << n;
+        EXPECT_EQ(vf(a, 0, kRelease).value, 1u);
+        uintptr_t b = va(a, 0x1000, kReserve | kCommit).value;
+        EXPECT_EQ(b, a) << "the released address is available again";
+        EXPECT_TRUE(region_is(a, kCommit, kRW, a, 0x1000));
+        release_if_reserved(b);
+    }
+    uintptr_t c = va(0, 0x3000, kReserve | kCommit).value;
+    ASSERT_NE(c, 0u);
+    EXPECT_EQ(c % kGranule, 0u);
+    release_if_reserved(c);
+}
+
+TEST(VmRules, Rule3_SizesRoundUpToPages)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0xfffc);
+    EXPECT_TRUE(region_is(a, kReserve, 0, a, 0x10000));
+    uintptr_t b = reserve(rs, 0x1001);
+    EXPECT_TRUE(region_is(b, kReserve, 0, b, 0x2000));
+}
+
+TEST(VmRules, Rule4_AReservationOwnsItsWholeGranule)
+{
+    Reservations rs;
+    uintptr_t at = free_area(0x20000);
+    uintptr_t a = reserve(rs, 0x5000, at);
+    EXPECT_EQ(hq(a + 0x5000).state, kFree) << "pages past the size are not part of it";
+    EXPECT_TRUE(fails_with(va(a + 0x5000, 0x1000, kReserve), E487)) << "but the granule is taken";
+    EXPECT_TRUE(fails_with(va(a + 0x5000, 0x1000, kCommit), E487));
+    EXPECT_EQ(reserve(rs, 0x1000, a + 0x10000), a + 0x10000) << "the next granule is free";
+}
+
+// ---- rules 7, 8: VirtualQuery -----------------------------------------------
+
+TEST(VmRules, Rule7_QueryOfAReservedRegion)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x30000);
+    memwin_region_info i = hq(a);
+    EXPECT_EQ(U(i.base), a);
+    EXPECT_EQ(U(i.allocation_base), a);
+    EXPECT_EQ(i.allocation_protect, kRW);
+    EXPECT_EQ(i.state, kReserve);
+    EXPECT_EQ(i.protect, 0u);
+    EXPECT_EQ(i.region_size, 0x30000u);
+    i = hq(a + 0x12345);
+    EXPECT_EQ(U(i.base), a + 0x12000);
+    EXPECT_EQ(U(i.allocation_base), a);
+    EXPECT_EQ(i.region_size, 0x1e000u) << "from the queried page to the end of the run";
+
+    uintptr_t b = reserve(rs, 0x10000, 0, kNoAccess);
+    EXPECT_EQ(hq(b).allocation_protect, kNoAccess);
+    EXPECT_EQ(hq(b).protect, 0u);
+}
+
+TEST(VmRules, Rule8_QueryAfterCommittingTheFirstPage)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000, 0, kNoAccess);
+    ASSERT_EQ(va(a, 0x1000, kCommit, kRW).value, a);
+    memwin_region_info i = hq(a);
+    EXPECT_EQ(i.state, kCommit);
+    EXPECT_EQ(i.region_size, 0x1000u);
+    EXPECT_EQ(i.protect, kRW);
+    EXPECT_EQ(i.allocation_protect, kNoAccess) << "allocation protection unchanged";
+    i = hq(a + 0x1000);
+    EXPECT_EQ(i.state, kReserve);
+    EXPECT_EQ(i.region_size, 0xf000u);
+    EXPECT_EQ(i.protect, 0u);
+    ASSERT_EQ(va(a + 0x4000, 0x2000, kCommit, kRO).value, a + 0x4000);
+    EXPECT_TRUE(region_is(a + 0x1000, kReserve, 0, a, 0x3000));
+    EXPECT_TRUE(region_is(a + 0x4000, kCommit, kRO, a, 0x2000));
+    EXPECT_TRUE(region_is(a + 0x6000, kReserve, 0, a, 0xa000));
+}
+
+TEST(VmRules, QueryOfFreeMemoryAndOutsideTheAddressSpace)
+{
+    uintptr_t f = free_area(0x10000);
+    memwin_region_info i = hq(f + 0x1234);
+    EXPECT_EQ(i.state, kFree);
+    EXPECT_EQ(U(i.base), f + 0x1000);
+    EXPECT_EQ(i.allocation_base, nullptr);
+    EXPECT_EQ(i.allocation_protect, 0u);
+    EXPECT_EQ(i.protect, kNoAccess);
+    EXPECT_GE(i.region_size, 0xf000u);
+
+    memwin_region_info untouched;
+    std::memset(&untouched, 0x5a, sizeof untouched);
+    memwin_region_info copy = untouched;
+    EXPECT_EQ(memwin_query(P(uintptr_t(0xffff800000000000ull)), &untouched), E87);
+    EXPECT_EQ(std::memcmp(&untouched, &copy, sizeof copy), 0) << "info changed on failure";
+}
+
+// ---- rules 10-14: free, decommit, release -----------------------------------
+
+TEST(VmRules, Rule10_VirtualFreeWithoutAValidTypeFails87)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    EXPECT_TRUE(fails_with(vf(a, 0x1000, 0), E87));
+    EXPECT_TRUE(fails_with(vf(a, 0, 0x10000 /* MEM_FREE */), E87));
+    EXPECT_TRUE(fails_with(vf(a, 0, kDecommit | kRelease), E87));
+    EXPECT_EQ(hq(a).state, kReserve);
+}
+
+TEST(VmRules, Rule12_DecommitOfNeverCommittedPagesSucceeds)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    ASSERT_EQ(va(a, 0x1000, kCommit).value, a);
+    EXPECT_EQ(vf(a, 0x10000, kDecommit).value, 1u);
+    EXPECT_TRUE(region_is(a, kReserve, 0, a, 0x10000));
+    EXPECT_EQ(vf(a + 0x4000, 0x4000, kDecommit).value, 1u) << "all reserved: still succeeds";
+}
+
+TEST(VmRules, Rule13_DecommitRangeIsWidenedToPages)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    ASSERT_EQ(va(a, 0x4000, kCommit).value, a);
+    EXPECT_EQ(vf(a + 0x1fff, 2, kDecommit).value, 1u);
+    EXPECT_TRUE(region_is(a, kCommit, kRW, a, 0x1000));
+    EXPECT_TRUE(region_is(a + 0x1000, kReserve, 0, a, 0x2000));
+    EXPECT_TRUE(region_is(a + 0x3000, kCommit, kRW, a, 0x1000));
+}
+
+TEST(VmRules, Rule14_SizeZeroOnlyAtTheBasePage)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    ASSERT_EQ(va(a, 0x10000, kCommit).value, a);
+    EXPECT_TRUE(fails_with(vf(a + 0x1001, 0, kDecommit), E487));
+    EXPECT_TRUE(fails_with(vf(a + 0x1001, 0, kRelease), E487));
+    EXPECT_TRUE(region_is(a, kCommit, kRW, a, 0x10000));
+    EXPECT_EQ(vf(a + 0xffe, 0, kDecommit).value, 1u);
+    EXPECT_TRUE(region_is(a, kReserve, 0, a, 0x10000));
+    EXPECT_EQ(vf(a + 0xfff, 0, kRelease).value, 1u);
+    EXPECT_EQ(hq(a).state, kFree);
+}
+
+// ---- rules 18-22 --------------------------------------------------------------
+
+TEST(VmRules, Rule18_CommitPastTheEndOfAReservationFails487)
+{
+    Reservations rs;
+    uintptr_t at = free_area(0x20000);
+    uintptr_t a = reserve(rs, 0x10000, at); // followed by free space
+    EXPECT_TRUE(fails_with(va(a + 0xf000, 0x2000, kCommit), E487));
+    uintptr_t b = reserve(rs, 0x3000, at + 0x10000); // page-sized, inside its granule
+    EXPECT_TRUE(fails_with(va(b + 0x2000, 0x2000, kCommit), E487));
+    EXPECT_EQ(va(b + 0x2000, 0x1000, kCommit).value, b + 0x2000);
+}
+
+TEST(VmRules, Rule19_DecommitPastTheEndOfAReservationFails87)
+{
+    Reservations rs;
+    uintptr_t at = free_area(0x20000);
+    uintptr_t a = reserve(rs, 0x10000, at);
+    ASSERT_EQ(va(a, 0x10000, kCommit).value, a);
+    EXPECT_TRUE(fails_with(vf(a + 0xf000, 0x2000, kDecommit), E87));
+    EXPECT_TRUE(fails_with(vf(a, 0x10001, kDecommit), E87));
+    EXPECT_TRUE(region_is(a, kCommit, kRW, a, 0x10000));
+}
+
+TEST(VmRules, Rule21_CommittingCommittedPagesSucceedsAndKeepsContents)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    ASSERT_EQ(va(a, 0x3000, kCommit).value, a);
+    fill_pattern(a, 0x3000, 21);
+    EXPECT_EQ(va(a, 0x3000, kCommit).value, a);
+    EXPECT_TRUE(check_pattern(a, 0x3000, 21));
+    EXPECT_EQ(va(a + 0x1000, 0x1000, kCommit, kRO).value, a + 0x1000) << "other protection";
+    EXPECT_TRUE(region_is(a + 0x1000, kCommit, kRO, a, 0x1000));
+    EXPECT_TRUE(check_pattern(a, 0x3000, 21));
+    EXPECT_EQ(va(a, 0x3000, kCommit, kRW).value, a);
+    EXPECT_TRUE(region_is(a, kCommit, kRW, a, 0x3000));
+    EXPECT_TRUE(check_pattern(a, 0x3000, 21));
+}
+
+TEST(VmRules, Rule22_ExplicitAddressReserveRounding)
+{
+    Reservations rs;
+    uintptr_t x = free_area(0x20000);
+    Res r = va(x + 0xffff, 0x3000, kReserve);
+    rs.add(r.value);
+    EXPECT_EQ(r.value, x) << "base rounded down to 64 KiB";
+    EXPECT_TRUE(region_is(x, kReserve, 0, x, 0x13000)) << "size covers the original range";
+    Reservations rs2;
+    uintptr_t y = free_area(0x10000);
+    Res c = va(y + 0x1234, 0x100, kReserve | kCommit);
+    rs2.add(c.value);
+    EXPECT_EQ(c.value, y);
+    EXPECT_TRUE(region_is(y, kCommit, kRW, y, 0x2000));
+}
+
+TEST(VmRules, LastErrorIsPerThread)
+{
+    // Only spinning on atomics between the two threads' calls: thread
+    // creation and joining make API calls that may touch the last error.
+    std::atomic<int> stage{0};
+    uint32_t other = 0, other_after = 0;
+    std::thread t([&] {
+        uintptr_t f = free_area(0x10000); // after this thread's stack was allocated
+        while (stage.load() != 1) {
+        }
+        H()->set_last_error(0);
+        Res r = va(f, 0x1000, kCommit); // fails with 487 in this thread
+        other = r.err;
+        other_after = H()->get_last_error();
+        stage.store(2);
+        while (stage.load() != 3) {
+        }
+        other_after = H()->get_last_error();
+    });
+    H()->set_last_error(1234);
+    stage.store(1);
+    while (stage.load() != 2) {
+    }
+    uint32_t mine = H()->get_last_error();
+    H()->set_last_error(5678);
+    stage.store(3);
+    t.join();
+    EXPECT_EQ(other, E487);
+    EXPECT_EQ(mine, 1234u) << "another thread's failure changed this thread's last error";
+    EXPECT_EQ(other_after, E487) << "this thread's SetLastError changed the other's";
+}
+
+// ---- zero fill and faults --------------------------------------------------------
+
+TEST(VmRules, ZeroFillAfterDecommitAndRecommit)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    ASSERT_EQ(va(a, 0x4000, kCommit).value, a);
+    EXPECT_TRUE(all_zero(a, 0x4000)) << "fresh commit reads zero";
+    std::memset(P(a), 0xab, 0x4000);
+    ASSERT_EQ(vf(a + 0x1000, 0x2000, kDecommit).value, 1u);
+    ASSERT_EQ(va(a + 0x1000, 0x2000, kCommit).value, a + 0x1000);
+    EXPECT_TRUE(all_zero(a + 0x1000, 0x2000));
+    const uint8_t *b = static_cast<const uint8_t *>(P(a));
+    EXPECT_EQ(b[0], 0xab);
+    EXPECT_EQ(b[0xfff], 0xab);
+    EXPECT_EQ(b[0x3000], 0xab);
+    EXPECT_EQ(b[0x3fff], 0xab);
+    // and after release + a new reservation at the same address
+    ASSERT_EQ(vf(a, 0, kRelease).value, 1u);
+    ASSERT_EQ(va(a, 0x4000, kReserve | kCommit).value, a);
+    EXPECT_TRUE(all_zero(a, 0x4000));
+}
+
+namespace {
+
+#if defined(_WIN32)
+// An unhandled exception would start Wine's debugger (slow, and it writes a
+// crash report to the terminal); a top-level filter that lets the process
+// die keeps the child's ending that of an access violation: exit status
+// 0xC0000005.
+LONG WINAPI die_quietly(EXCEPTION_POINTERS *)
+{
+    return EXCEPTION_EXECUTE_HANDLER;
+}
+#endif
+
+// Child helper: reports, touches addr, reports again (never reached).
+void touch(uintptr_t addr, bool write)
+{
+#if defined(_WIN32)
+    SetUnhandledExceptionFilter(die_quietly);
+#endif
+    H()->write_stderr("touching\n", 9);
+    volatile uint8_t *p = reinterpret_cast<volatile uint8_t *>(addr);
+    if (write) {
+        *p = 1;
+    } else {
+        volatile uint8_t sink = *p;
+        (void)sink;
+    }
+    H()->write_stderr("survived\n", 9);
+}
+
+::testing::AssertionResult child_faults(const char *name)
+{
+    memwin_test::ChildResult r = child_result(name);
+    bool status_ok = r.status != 0 && r.status != 97;
+#if defined(_WIN32)
+    status_ok = status_ok && uint32_t(r.status) == 0xC0000005u; // EXCEPTION_ACCESS_VIOLATION
+#endif
+    if (status_ok && r.stderr_.rfind("touching\n", 0) == 0 &&
+        r.stderr_.find("survived") == std::string::npos)
+        return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "child " << name << " exited " << r.status << " with stderr [" << r.stderr_ << "]";
+}
+
+} // namespace
+
+MEMWIN_CHILD(vm_touch_reserved)
+{
+    uintptr_t a = U(H()->virtual_alloc(nullptr, 0x10000, kReserve, kRW));
+    touch(a + 0x1000, false);
+}
+
+MEMWIN_CHILD(vm_touch_decommitted)
+{
+    uintptr_t a = U(H()->virtual_alloc(nullptr, 0x10000, kReserve | kCommit, kRW));
+    std::memset(P(a), 1, 0x10000);
+    H()->virtual_free(P(a + 0x4000), 0x1000, kDecommit);
+    touch(a + 0x4800, true);
+}
+
+MEMWIN_CHILD(vm_write_readonly)
+{
+    uintptr_t a = U(H()->virtual_alloc(nullptr, 0x10000, kReserve, kRW));
+    H()->virtual_alloc(P(a), 0x1000, kCommit, kRO);
+    touch(a + 8, true);
+}
+
+MEMWIN_CHILD(vm_touch_committed)
+{
+    uintptr_t a = U(H()->virtual_alloc(nullptr, 0x10000, kReserve, kRW));
+    H()->virtual_alloc(P(a), 0x1000, kCommit, kRW);
+    H()->write_stderr("touching\n", 9);
+    *reinterpret_cast<volatile uint8_t *>(a + 8) = 1;
+}
+
+static const ChildPrefetch prefetch_reserved("vm_touch_reserved",
+                                             "VmRules.ReservedPagesFaultOnAccess");
+static const ChildPrefetch prefetch_decommitted("vm_touch_decommitted",
+                                                "VmRules.DecommittedPagesFaultOnAccess");
+static const ChildPrefetch prefetch_readonly("vm_write_readonly",
+                                             "VmRules.ReadOnlyPagesFaultOnWrite");
+static const ChildPrefetch prefetch_committed("vm_touch_committed",
+                                              "VmRules.CommittedPagesDoNotFault");
+
+TEST(VmRules, ReservedPagesFaultOnAccess)
+{
+    EXPECT_TRUE(child_faults("vm_touch_reserved"));
+}
+
+TEST(VmRules, DecommittedPagesFaultOnAccess)
+{
+    EXPECT_TRUE(child_faults("vm_touch_decommitted"));
+}
+
+TEST(VmRules, ReadOnlyPagesFaultOnWrite)
+{
+    EXPECT_TRUE(child_faults("vm_write_readonly"));
+}
+
+TEST(VmRules, CommittedPagesDoNotFault)
+{
+    // the control case: the same child code exits 0 when the page is committed
+    memwin_test::ChildResult r = child_result("vm_touch_committed");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(r.stderr_, "touching\n");
+}

@@ -15,6 +15,8 @@ have wine || need+=(wine wine64)
 pkg-config --exists libffi 2>/dev/null || need+=(libffi-dev pkg-config)
 have valgrind || need+=(valgrind)
 have clang || need+=(clang)
+have gnuplot || need+=(gnuplot-nox)  # bench/run.sh: plots
+have strace || need+=(strace)        # bench/run.sh: system calls per transition
 have flock || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
     echo "install-deps: installing ${need[*]}"

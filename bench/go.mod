@@ -1,0 +1,3 @@
+module memwin.local/bench
+
+go 1.25

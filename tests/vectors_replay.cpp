@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -327,6 +326,9 @@ const memwin_prim *t_below;
 uintptr_t s_align = 65536;
 uint64_t s_left;
 uintptr_t s_held;
+// Reservations made by the code under test and not yet released by it; the
+// cleanup releases these and nothing else.
+std::vector<uintptr_t> t_created;
 
 char class_letter(uint32_t cls, bool ok)
 {
@@ -395,6 +397,8 @@ void *tr_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t prote
 {
     void *r = t_below->virtual_alloc(addr, size, type, protect);
     record(alloc_class(type), r != nullptr);
+    if (r && t_tracing && ((type & MEMWIN_MEM_RESERVE) || addr == nullptr))
+        t_created.push_back((uintptr_t)r);
     return r;
 }
 
@@ -403,8 +407,12 @@ int tr_virtual_free(void *addr, uintptr_t size, uint32_t type)
     uint32_t cls = type == MEMWIN_MEM_RELEASE ? MEMWIN_FAULT_RELEASE : MEMWIN_FAULT_DECOMMIT;
     int r = t_below->virtual_free(addr, size, type);
     record(cls, r != 0);
-    if (r && cls == MEMWIN_FAULT_RELEASE && t_tracing)
+    if (r && cls == MEMWIN_FAULT_RELEASE && t_tracing) {
+        auto it = std::find(t_created.begin(), t_created.end(), (uintptr_t)addr);
+        if (it != t_created.end())
+            t_created.erase(it);
         squat_after_release((uintptr_t)addr);
+    }
     return r;
 }
 
@@ -498,6 +506,7 @@ public:
         memwin_prim_set(&trace_table);
         memwin_fatal_fn prev_fatal = memwin_set_fatal_handler(record_fatal, nullptr);
         f_hit = false;
+        t_created.clear();
         stat_ = 0;
         try {
             for (size_t i = 0; i < sc.steps.size(); i++)
@@ -514,7 +523,6 @@ public:
 
 private:
     std::vector<Region> regions_;
-    std::set<uintptr_t> bases_;
     sysMemStat stat_ = 0;
 
     void emit(const std::string &l) { out.push_back(l); }
@@ -600,7 +608,6 @@ private:
             }
             std::string ab = "-";
             if (info.allocation_base) {
-                bases_.insert((uintptr_t)info.allocation_base);
                 ab = rel((uintptr_t)info.allocation_base);
                 if (ab.empty())
                     ab = "?";
@@ -625,30 +632,18 @@ private:
                 observe(step, r);
     }
 
-    void collect_bases(const Region &rg)
-    {
-        if (rg.base == 0)
-            return;
-        for (uintptr_t a = rg.base; a < rg.base + rg.size;) {
-            memwin_region_info info;
-            uint32_t err;
-            if (!query(a, info, err) || info.region_size == 0)
-                break;
-            if (info.allocation_base)
-                bases_.insert((uintptr_t)info.allocation_base);
-            a = (uintptr_t)info.base + info.region_size;
-        }
-    }
-
     void cleanup()
     {
         fault_clear();
         squat_clear();
-        for (const Region &r : regions_)
-            collect_bases(r);
-        for (uintptr_t b : bases_)
-            raw_release(b);
-        bases_.clear();
+        for (uintptr_t b : t_created) {
+            memwin_region_info info;
+            uint32_t err;
+            if (query(b, info, err) && info.state != MEMWIN_MEM_FREE &&
+                (uintptr_t)info.allocation_base == b)
+                raw_release(b);
+        }
+        t_created.clear();
     }
 
     void call(const std::string &op, uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t &r,
@@ -779,7 +774,6 @@ private:
             Region *rg = lookup(st.args[0]);
             if (!rg)
                 fail("drop: region " + st.args[0] + " is not defined");
-            collect_bases(*rg);
             regions_.erase(regions_.begin() + (rg - regions_.data()));
         } else if (op == "fill") {
             uintptr_t v = addr(st.args[0]), n = size(st.args[1]);

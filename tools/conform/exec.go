@@ -48,8 +48,6 @@ type runner struct {
 	regions []*region // in definition order; nil base: not observed
 	emit    func(line string)
 	trace   *C.char
-	bases   map[uintptr]bool // allocation bases seen, released at the end
-	errs    []string
 }
 
 const traceCap = 1 << 16
@@ -83,7 +81,7 @@ func fatalLines(text string) []string {
 }
 
 func newRunner(s side, emit func(string)) *runner {
-	return &runner{s: s, emit: emit, trace: traceBuf, bases: map[uintptr]bool{}}
+	return &runner{s: s, emit: emit, trace: traceBuf}
 }
 
 func (r *runner) fail(format string, a ...interface{}) {
@@ -254,7 +252,6 @@ func (r *runner) observe(step int, rg *region) {
 		}
 		ab := "-"
 		if info.alloc_base != 0 {
-			r.bases[uintptr(info.alloc_base)] = true
 			if ab = r.rel(uintptr(info.alloc_base)); ab == "" {
 				ab = "?"
 			}
@@ -416,7 +413,6 @@ func (r *runner) harnessStep(i int, st *step) {
 		if rg == nil {
 			r.fail("drop: region %s is not defined", st.args[0])
 		}
-		r.collectBases(rg)
 		for k, x := range r.regions {
 			if x == rg {
 				r.regions = append(r.regions[:k], r.regions[k+1:]...)
@@ -458,37 +454,22 @@ func (r *runner) harnessStep(i int, st *step) {
 	}
 }
 
-// cleanup releases what the scenario left reserved (unhooked calls) and
-// disarms injection.
+// cleanup releases the reservations the code under test made and did not
+// release (nothing else: the runtime's own allocations may lie in a
+// scenario's windows), disarms injection and the squatter.
 func (r *runner) cleanup() {
 	id := r.s.id()
 	C.cf_fault_clear(id)
 	C.cf_squat_clear(id)
-	for _, rg := range r.regions {
-		r.collectBases(rg)
+	var buf [4096]C.uintptr_t
+	n := int(C.cf_created_take(id, &buf[0], C.size_t(len(buf))))
+	for _, b := range buf[:minInt(n, len(buf))] {
+		info := r.query(uintptr(b))
+		if info.err == 0 && uint32(info.state) != 0x10000 && info.alloc_base == b {
+			C.cf_raw_release(id, b)
+		}
 	}
-	for b := range r.bases {
-		C.cf_raw_release(id, C.uintptr_t(b))
-	}
-	r.bases = map[uintptr]bool{}
 	r.s.setStat(0)
-}
-
-// collectBases remembers the reservations found in rg for cleanup.
-func (r *runner) collectBases(rg *region) {
-	if rg.base == 0 {
-		return
-	}
-	for a := rg.base; a < rg.base+rg.size; {
-		info := r.query(a)
-		if info.err != 0 || info.size == 0 {
-			break
-		}
-		if info.alloc_base != 0 {
-			r.bases[uintptr(info.alloc_base)] = true
-		}
-		a = uintptr(info.base) + uintptr(info.size)
-	}
 }
 
 // run executes every step; a harness error ends the scenario with an

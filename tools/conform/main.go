@@ -61,8 +61,38 @@ type result struct {
 	goObs, mwObs []string
 }
 
+// noAsyncPreempt re-executes the harness with GODEBUG=asyncpreemptoff=1
+// unless it is set: under Wine 8, Go 1.26's asynchronous preemption
+// (runtime.xRegSave saving the extended registers of a suspended thread)
+// sometimes faults ("unexpected signal during runtime execution").  The
+// setting is inherited by the child processes.
+func noAsyncPreempt() {
+	cur := os.Getenv("GODEBUG")
+	if strings.Contains(cur, "asyncpreemptoff=1") {
+		return
+	}
+	if cur != "" {
+		cur += ","
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		die("%v", err)
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), "GODEBUG="+cur+"asyncpreemptoff=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			os.Exit(ee.ExitCode())
+		}
+		die("%v", err)
+	}
+	os.Exit(0)
+}
+
 func main() {
 	flag.Parse()
+	noAsyncPreempt()
 	runtime.LockOSThread()
 	debug.SetGCPercent(-1)
 	if *flagVectors == "" {
@@ -126,7 +156,7 @@ func main() {
 	start := time.Now()
 	results := make([]*result, len(scs))
 	var children []*result
-	debug.FreeOSMemory() // let the runtime settle before the quiet phase
+	warmUp()
 	C.cf_mw_catch_fatal(1)
 	for i, sc := range scs {
 		res := &result{sc: sc, goOK: !versionLess(runtime.Version(), sc.minVersion())}
@@ -141,7 +171,8 @@ func main() {
 		res.mwObs = runInProcess(mw, sc)
 	}
 	C.cf_mw_catch_fatal(0)
-	runChildren(children)
+	inProcess := time.Since(start)
+	nChildren := runChildren(children)
 	elapsed := time.Since(start)
 
 	// Compare.
@@ -203,7 +234,8 @@ func main() {
 	}
 	fmt.Printf("%s: %d/%d scenarios identical to the golden (%d n/a)\n", runtime.Version(), goSame, goTotal, len(results)-goTotal)
 	fmt.Printf("memwin.dll (in %s harness): %d/%d scenarios identical to the golden\n", runtime.Version(), mwSame, len(results))
-	fmt.Printf("time: %.1fs\n", elapsed.Seconds())
+	fmt.Printf("time: %.1fs (in process %.1fs; %d child processes %.1fs)\n", elapsed.Seconds(),
+		inProcess.Seconds(), nChildren, (elapsed - inProcess).Seconds())
 	if *flagResults != "" {
 		hdr := fmt.Sprintf("#env\t%s\t%s\t%s\n", env, mw.label(), mrNote)
 		if err := os.WriteFile(winPath(*flagResults), []byte(hdr+strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
@@ -236,7 +268,31 @@ func printDiffs(lines []string) {
 	}
 }
 
+// warmUpSink holds the warm-up allocations until they are dropped.
+var warmUpSink [][]byte
+
+// warmUp makes the runtime obtain the memory it will need for the
+// harness's own allocations up front, so it rarely asks the OS for more
+// while scenarios run (GC is off then; settle collects in between).
+func warmUp() {
+	for i := 0; i < 40000; i++ {
+		warmUpSink = append(warmUpSink, make([]byte, 8+(i*37)%4096))
+	}
+	warmUpSink = nil
+}
+
+// settle collects the harness's garbage and returns free memory to the OS
+// before a scenario, then turns GC off again.  Turning it off re-paces the
+// scavenger against an unbounded heap goal, so the background scavenger
+// stays idle and does not change mapped-ready while a step is measured.
+func settle() {
+	debug.SetGCPercent(100)
+	debug.FreeOSMemory()
+	debug.SetGCPercent(-1)
+}
+
 func runInProcess(s side, sc *scenario) []string {
+	settle()
 	var out []string
 	r := newRunner(s, func(l string) { out = append(out, l) })
 	r.run(sc)
@@ -257,14 +313,16 @@ func childMain(scs []*scenario, goS *goSide, mw *memwinSide) {
 	if *flagSide == "memwin" {
 		s = mw
 	}
+	warmUp()
+	settle()
 	r := newRunner(s, func(l string) { os.Stdout.WriteString(l + "\n") })
 	r.run(sc)
 	os.Exit(0)
 }
 
 // runChildren runs each scenario with a fatal step in child processes, one
-// per side, -j at a time.
-func runChildren(list []*result) {
+// per side, -j at a time, and returns how many it ran.
+func runChildren(list []*result) int {
 	type job struct {
 		res  *result
 		side string
@@ -301,6 +359,7 @@ func runChildren(list []*result) {
 		}()
 	}
 	wg.Wait()
+	return len(jobs)
 }
 
 func runChild(exe string, sc *scenario, sideName string) []string {

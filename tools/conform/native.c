@@ -55,6 +55,9 @@ typedef struct side_state {
     uintptr_t s_align;
     uint64_t s_left;
     uintptr_t s_held;
+    /* reservations made by the code under test, not yet released */
+    size_t n_created;
+    uintptr_t created[4096];
 } side_state;
 
 static side_state sides[2];
@@ -71,6 +74,41 @@ static void record(side_state *s, uint32_t cls, int ok)
 static int traced(side_state *s)
 {
     return s->tid != 0 && s->tid == GetCurrentThreadId();
+}
+
+/* Bookkeeping of the reservations the code under test creates, so the
+ * cleanup releases those and nothing else (the runtime's own allocations
+ * can land in a scenario's address window). */
+static void note_alloc(side_state *s, void *addr, uint32_t type, void *r)
+{
+    if (!r || !traced(s))
+        return;
+    if (!(type & MEM_RESERVE) && addr != NULL)
+        return; /* a commit inside an existing reservation */
+    if (s->n_created < sizeof s->created / sizeof s->created[0])
+        s->created[s->n_created++] = (uintptr_t)r;
+}
+
+static void note_release(side_state *s, void *addr)
+{
+    size_t i;
+    if (!traced(s))
+        return;
+    for (i = 0; i < s->n_created; i++)
+        if (s->created[i] == (uintptr_t)addr) {
+            s->created[i] = s->created[--s->n_created];
+            return;
+        }
+}
+
+size_t cf_created_take(int side, uintptr_t *out, size_t cap)
+{
+    side_state *s = &sides[side];
+    size_t n = s->n_created, i;
+    for (i = 0; i < n && i < cap; i++)
+        out[i] = s->created[i];
+    s->n_created = 0;
+    return n;
 }
 
 /* ---- raw (unhooked) primitives of each side ---------------------------- */
@@ -173,6 +211,7 @@ static LPVOID WINAPI hook_va(LPVOID addr, SIZE_T size, DWORD type, DWORD protect
     }
     r = orig_va(addr, size, type, protect);
     record(s, cls, r != NULL);
+    note_alloc(s, addr, type, r);
     return r;
 }
 
@@ -187,8 +226,10 @@ static BOOL WINAPI hook_vf(LPVOID addr, SIZE_T size, DWORD type)
     }
     r = orig_vf(addr, size, type);
     record(s, cls, r != 0);
-    if (r && cls == CLASS_RELEASE && traced(s))
+    if (r && cls == CLASS_RELEASE && traced(s)) {
+        note_release(s, addr);
         squat_after_release(CF_SIDE_GO, (uintptr_t)addr);
+    }
     return r;
 }
 
@@ -257,6 +298,7 @@ static void *mt_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_
     side_state *s = &sides[CF_SIDE_MEMWIN];
     void *r = mt_below->virtual_alloc(addr, size, type, protect);
     record(s, alloc_class(type), r != NULL);
+    note_alloc(s, addr, type, r);
     return r;
 }
 
@@ -266,8 +308,10 @@ static int mt_virtual_free(void *addr, uintptr_t size, uint32_t type)
     uint32_t cls = free_class(type);
     int r = mt_below->virtual_free(addr, size, type);
     record(s, cls, r != 0);
-    if (r && cls == CLASS_RELEASE && traced(s))
+    if (r && cls == CLASS_RELEASE && traced(s)) {
+        note_release(s, addr);
         squat_after_release(CF_SIDE_MEMWIN, (uintptr_t)addr);
+    }
     return r;
 }
 

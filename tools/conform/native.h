@@ -77,6 +77,12 @@ void cf_fault_clear(int side);
  * frees that squatter instead of placing a new one. */
 void cf_squat_set(int side, uintptr_t align, uint64_t count);
 void cf_squat_clear(int side);
+/* Reservations created by the code under test (successful MEM_RESERVE
+ * calls, and MEM_COMMIT at NULL, on the scenario thread) and not yet
+ * released by it: cf_created_take copies up to cap of them, forgets them
+ * and returns how many there were. */
+size_t cf_created_take(int side, uintptr_t *out, size_t cap);
+
 /* The side's own VirtualQuery (kernel32 for Go, memwin_query for memwin). */
 void cf_query(int side, uintptr_t addr, cf_info *out);
 /* Unhooked reserve / release (kernel32, or memwin's host table). */

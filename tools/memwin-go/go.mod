@@ -1,0 +1,3 @@
+module memwin.local/memwin-go
+
+go 1.19

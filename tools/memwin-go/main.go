@@ -1,0 +1,102 @@
+// Command memwin-go builds a Go program or test binary for windows/amd64
+// with its OS-memory layer served by memwin.dll, runs it under Wine and
+// summarises its memory traffic.
+//
+//	memwin-go run   [options] [go build flags] package|files... [-- args]
+//	memwin-go build [options] [go build flags] [-o out.exe] package
+//	memwin-go test  [options] [-c] [go build flags] package [-- test binary args]
+//
+// Options:
+//
+//	--swap=primitive  (default) runtime._VirtualAlloc/_VirtualFree point at
+//	                  memwin.dll's interposers, set by a C constructor that is
+//	                  linked into the program (go_bindings/swap's code); the
+//	                  program is linked externally with mingw-w64 (cgo)
+//	--swap=full       the runtime's sys*OS functions forward to memwin.dll's
+//	                  exports: go build -overlay with a replacement of
+//	                  runtime/mem_windows.go for the toolchain's version
+//	--swap=realhook   the runtime's own functions behind a plain C hook with
+//	                  the same commit policy (reference for fault injection)
+//	--swap=none       a plain build (baseline)
+//	--swap=none-ext   a plain build linked as the primitive swap is (cgo,
+//	                  external linking): the primitive swap's baseline
+//	--trace FILE      write the interposers' trace (one line per call)
+//	--plot FILE       plot committed bytes over time (.svg or .png; gnuplot)
+//	--stats FILE      keep the interposers' counters (key-value text)
+//	--go CMD          the go command (default $GO, else go)
+//	--dll FILE        memwin.dll to use (default: built with CMake into
+//	                  build/memwin-go/dll)
+//	--no-summary      do not print the summary
+//	--timeout DUR     kill the program after DUR (default 0: none)
+//	-c                (test) only build the test binary, as go test -c
+//
+// The summary (on stderr) gives the calls per operation and the bytes
+// reserved, committed, decommitted and released, and the peak committed.
+// The program's stdout, stderr and exit status pass through.  The fault
+// policy variables of include/memwin_interpose.h (MEMWIN_COMMIT_BUDGET,
+// ...) pass through the environment.
+//
+// Internal commands used by check.sh and bench.sh:
+//
+//	memwin-go summary STATS          print the summary of a stats file
+//	memwin-go plot TRACE OUT         plot a trace
+//	memwin-go compare [--md] NAME=LOG...  compare go test -v outputs
+//	memwin-go bench-report RESULTS   bench.sh's table
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage: memwin-go run|build|test [--swap=primitive|full|realhook|none|none-ext] [--trace FILE] [--plot FILE.svg|png]
+                 [--stats FILE] [--go CMD] [--dll FILE] [--no-summary] [--timeout DUR]
+                 [go build flags] package [-- args]
+       memwin-go summary STATS | plot TRACE OUT | compare [--md] NAME=LOG... | bench-report RESULTS`)
+	os.Exit(2)
+}
+
+func die(format string, a ...interface{}) {
+	fmt.Fprintf(os.Stderr, "memwin-go: "+format+"\n", a...)
+	os.Exit(3)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	switch os.Args[1] {
+	case "run", "build", "test":
+		os.Exit(runCommand(os.Args[1], os.Args[2:]))
+	case "summary":
+		if len(os.Args) != 3 {
+			usage()
+		}
+		st, err := readStats(os.Args[2])
+		if err != nil {
+			die("%v", err)
+		}
+		printSummary(os.Stdout, st, "")
+	case "plot":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		if err := plot(os.Args[2], os.Args[3]); err != nil {
+			die("%v", err)
+		}
+	case "compare":
+		os.Exit(compareCommand(os.Args[2:]))
+	case "bench-report":
+		if len(os.Args) != 3 {
+			usage()
+		}
+		if err := benchReport(os.Args[2]); err != nil {
+			die("%v", err)
+		}
+	case "-h", "--help", "help":
+		usage()
+	default:
+		usage()
+	}
+}

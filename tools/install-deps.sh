@@ -15,6 +15,7 @@ have wine || need+=(wine wine64)
 pkg-config --exists libffi 2>/dev/null || need+=(libffi-dev pkg-config)
 have valgrind || need+=(valgrind)
 have clang || need+=(clang)
+have gcovr || need+=(gcovr)
 have gnuplot || need+=(gnuplot-nox)  # bench/run.sh: plots
 have strace || need+=(strace)        # bench/run.sh: system calls per transition
 have flock || need+=(util-linux)

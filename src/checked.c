@@ -178,10 +178,18 @@ static trk_resv *trk_find(uintptr_t addr)
     return (r && addr - r->base < r->size) ? r : NULL;
 }
 
+static void trk_drop(trk_resv *r);
+
 static int trk_add(uintptr_t base, uintptr_t size, uint8_t state)
 {
-    trk_resv *r = (trk_resv *)calloc(1, sizeof *r);
+    trk_resv *r, *stale;
     size = (size + PAGE - 1) & ~(PAGE - 1);
+    /* The OS just gave us [base, base+size): any record still there is of
+     * memory released while checking was off. */
+    while ((stale = (trk_resv *)rtree_floor(trk_root, base + size - 1)) != NULL &&
+           stale->base + stale->size > base)
+        trk_drop(stale);
+    r = (trk_resv *)calloc(1, sizeof *r);
     if (r)
         r->state = (uint8_t *)malloc(size / PAGE);
     if (!r || !r->state) {
@@ -291,7 +299,7 @@ static int check_stat(memwin_op op, void *v, uintptr_t n, const sysMemStat *stat
     if (!stat)
         return refuse(op, v, n, MEMWIN_ERR_NULL, "null sysMemStat"), 0;
     cur = mw_load64(stat);
-    if (delta < 0 && cur < (uint64_t)-delta)
+    if (delta < 0 && cur < (uint64_t)0 - (uint64_t)delta)
         return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
                       "sysMemStat would underflow (it holds %llu)", (unsigned long long)cur), 0;
     if (delta > 0 && (int64_t)(cur + (uint64_t)delta) < delta)
@@ -363,7 +371,7 @@ static void checked_free(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
                (unsigned long long)r->size);
         return;
     }
-    if (op == MW_FREE && !check_stat(op, v, n, stat, -(int64_t)n))
+    if (op == MW_FREE && !check_stat(op, v, n, stat, memwin_neg(n)))
         return;
     if (op == MW_FREE ? memwin_gen_free(v, n, stat) : memwin_os_free(v, n))
         trk_drop(r);

@@ -65,7 +65,7 @@ void *memwin_gen_alloc(uintptr_t n, sysMemStat *stat)
 /* Ready -> Prepared. */
 int memwin_gen_unused(void *v, uintptr_t n)
 {
-    mapped_ready_add(-(int64_t)n);
+    mapped_ready_add(memwin_neg(n));
     return memwin_os_unused(v, n);
 }
 
@@ -80,16 +80,16 @@ int memwin_gen_used(void *v, uintptr_t n, uintptr_t prepared)
 /* any -> None. */
 int memwin_gen_free(void *v, uintptr_t n, sysMemStat *stat)
 {
-    if (!memwin_stat_add_ok(stat, -(int64_t)n))
+    if (!memwin_stat_add_ok(stat, memwin_neg(n)))
         return 0;
-    mapped_ready_add(-(int64_t)n);
+    mapped_ready_add(memwin_neg(n));
     return memwin_os_free(v, n);
 }
 
 /* Ready -> Reserved. */
 int memwin_gen_fault(void *v, uintptr_t n)
 {
-    mapped_ready_add(-(int64_t)n);
+    mapped_ready_add(memwin_neg(n));
     return memwin_os_unused(v, n);
 }
 

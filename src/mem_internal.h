@@ -7,6 +7,12 @@
 
 #include "memwin.h"
 
+/* -n as Go's int64(-n) computes it: wraps for n >= 2^63 (no signed overflow). */
+static inline int64_t memwin_neg(uintptr_t n)
+{
+    return (int64_t)((uint64_t)0 - (uint64_t)n);
+}
+
 /* mem_windows.c: the OS layer. */
 void *memwin_os_alloc(uintptr_t n);
 int memwin_os_unused(void *v, uintptr_t n);

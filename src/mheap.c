@@ -5,6 +5,7 @@
 
 #include "atomics.h"
 #include "fatal.h"
+#include "mem_internal.h"
 #include "memwin_heap.h"
 #include "prim.h"
 
@@ -164,8 +165,8 @@ static void unmap_ready(memwin_mheap *h, uintptr_t v, uintptr_t n, sysMemStat *s
     if (n == 0)
         return;
     sysUnused((void *)v, n);
-    memwin_stat_add(stat, -(int64_t)n);
-    memwin_stat_add(&h->stats->sys, -(int64_t)n);
+    memwin_stat_add(stat, memwin_neg(n));
+    memwin_stat_add(&h->stats->sys, memwin_neg(n));
 }
 
 int memwin_mheap_destroy(memwin_mheap *h)

@@ -8,7 +8,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # Function declarations at column 0 of the public headers.
-grep -hoP '^(?!typedef)[A-Za-z_][A-Za-z0-9_ ]*[ *]\K[A-Za-z_][A-Za-z0-9_]*(?=\()' \
+grep -hoP '^(?!typedef)[A-Za-z_][A-Za-z0-9_ *]*[ *]\K[A-Za-z_][A-Za-z0-9_]*(?=\()' \
     "$src"/include/*.h | sort -u >"$tmp/header"
 # memwin.def's EXPORTS section.
 awk '/^EXPORTS/{on=1;next} on && $1 !~ /^;/ && NF {print $1}' "$src/memwin.def" | sort -u >"$tmp/def"

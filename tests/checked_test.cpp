@@ -250,6 +250,22 @@ TEST_F(Checked, UnknownMemoryIsNotManaged)
                   [&] { sysMapOS(p, kPage); });
     memwin_set_mode(MEMWIN_MODE_EXACT);
     sysFreeOS(p, 1 << 16);
+    memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+}
+
+TEST_F(Checked, MemoryReleasedWhileUncheckedIsForgotten)
+{
+    // B released in exact mode: the tracker still has it until the OS hands
+    // the address out again.
+    memwin_set_mode(MEMWIN_MODE_EXACT);
+    sysFreeOS(b, 1 << 16);
+    memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+    owned.pop_back();
+    void *again = sysReserve(b, 1 << 16);
+    ASSERT_EQ(again, b) << memwin_last_error_message();
+    sysMap(b, 1 << 16, &stat); // the new reservation is Reserved, not stale
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    owned.emplace_back(b, 1 << 16);
 }
 
 TEST_F(Checked, GoFatalErrorsAreReturnedInRecoverableMode)

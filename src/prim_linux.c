@@ -45,6 +45,10 @@ typedef struct emu_resv {
 
 static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
 static rtree_node *emu_root;
+/* Where the last reservation without an address went: the next one is
+ * tried just below it, already 64 KiB aligned, so a reservation costs one
+ * mmap instead of map-trim-trim (and releases leave no misaligned holes). */
+static uintptr_t emu_low;
 static _Thread_local uint32_t emu_last_error;
 
 /* The reservation with the greatest base <= addr, or NULL. */
@@ -119,13 +123,22 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t span, int prot, uint32_t *err
         }
         return want;
     }
+    if (emu_low > span && emu_low - span >= EMU_MIN_ADDR) {
+        p = mmap((void *)(emu_low - span), span, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p != MAP_FAILED && (uintptr_t)p == emu_low - span) {
+            emu_low = (uintptr_t)p;
+            return emu_low;
+        }
+        if (p != MAP_FAILED) /* a kernel that ignores the flag */
+            munmap(p, span);
+    }
     p = mmap(NULL, span, prot, flags, -1, 0);
     if (p == MAP_FAILED) {
         *err = emu_errno_code(errno);
         return 0;
     }
     if (((uintptr_t)p & (EMU_GRANULE - 1)) == 0)
-        return (uintptr_t)p;
+        return emu_low = (uintptr_t)p;
     /* Unaligned: map a granule more and trim both ends. */
     munmap(p, span);
     p = mmap(NULL, span + EMU_GRANULE, prot, flags, -1, 0);
@@ -138,7 +151,7 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t span, int prot, uint32_t *err
     if (head)
         munmap(p, head);
     munmap((void *)(a + span), EMU_GRANULE - head);
-    return a;
+    return emu_low = a;
 }
 
 /* Returns 1 if every page in [first, first+count) has state s. */
@@ -301,6 +314,8 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
                 err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
             } else {
                 emu_root = rtree_remove(emu_root, r->base);
+                if (r->base == emu_low) /* reuse the hole next time */
+                    emu_low = r->base + r->span;
                 gone = r;
             }
         } else {

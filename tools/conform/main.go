@@ -363,11 +363,24 @@ func runChildren(list []*result) int {
 }
 
 func runChild(exe string, sc *scenario, sideName string) []string {
-	cmd := exec.Command(exe, "-vectors", *flagVectors, "-dll", *flagDLL, "-child", sc.name, "-side", sideName)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		return []string{"0 error cannot start child: " + err.Error()}
+	var cmd *exec.Cmd
+	// A start can fail for reasons of the host (Wine under load); try again
+	// a few times.  A child that started is never retried.
+	for attempt := 1; ; attempt++ {
+		cmd = exec.Command(exe, "-vectors", *flagVectors, "-dll", *flagDLL, "-child", sc.name, "-side", sideName)
+		// An explicit empty stdin: with none, os/exec opens NUL, which
+		// Wine sometimes fails to open.
+		cmd.Stdin = strings.NewReader("")
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Start()
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			return []string{"0 error cannot start child: " + err.Error()}
+		}
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

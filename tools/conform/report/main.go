@@ -348,4 +348,11 @@ const notes = `## What the scenarios do not reach, and why
   DWARF of each toolchain's binaries) and verified at start-up against Go's own sysAlloc/sysFree;
   if that check fails for a version, only the sysMemStat deltas are compared for the Go side
   (the Environment section says so). It passes for Go 1.19 and Go 1.26.
+- **Scenarios marked n/a for Go 1.19** use functions that appeared later (sysNoHugePage*,
+  sysHugePageCollapse* in 1.21, sysUnreserve in 1.25, needZeroAfterSysUnused* in 1.26); their
+  goldens were recorded from Go 1.26.
+- **Runtime settings of the harness.** The harness runs with GODEBUG=asyncpreemptoff=1, because
+  Go 1.26's asynchronous preemption (saving the extended registers of a suspended thread)
+  sometimes faults under Wine 8; and with GC off during each scenario (collected in between),
+  so no background work changes mapped-ready while a step is measured.
 `

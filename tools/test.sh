@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # memwin's full test run (the README's test command; CI runs it too):
 # builds and tests libmemwin.so natively and memwin.dll under Wine, the
-# sanitizer builds, the Go bindings, and the conformance harness against the
+# sanitizer, stress, fuzz and coverage runs, the Go bindings, the runtime
+# swap checked with Go's own tests, and the conformance harness against the
 # real Go runtime.  Prints one line per stage and exits non-zero if any failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +28,7 @@ stage linux cmake --workflow --preset linux
 stage windows-wine cmake --workflow --preset windows
 [ -x go_bindings/run_tests.sh ] && stage go-bindings go_bindings/run_tests.sh
 [ -x tools/robustness.sh ] && stage robustness tools/robustness.sh
+[ -x tools/memwin-go/check.sh ] && stage runtime-swap tools/memwin-go/check.sh
 [ -x tools/conformance.sh ] && stage conformance tools/conformance.sh
 
 echo

@@ -63,10 +63,49 @@ static emu_resv *emu_above(uintptr_t addr)
     return (emu_resv *)rtree_above(emu_root, addr);
 }
 
+/* A two-level index from each 64 KiB granule of the user address space to
+ * the reservation owning it, so lookups cost the same with 10 or 100k live
+ * reservations (the tree still answers ordered questions).  2^31 granules:
+ * 2^15 leaves of 2^16 pointers (512 KiB each, allocated when first used). */
+#define EMU_LEAF_BITS 16
+#define EMU_LEAVES (1u << (47 - 16 - EMU_LEAF_BITS))
+static emu_resv **emu_index[EMU_LEAVES];
+
+static emu_resv *emu_index_get(uintptr_t addr)
+{
+    uintptr_t g = addr >> 16;
+    emu_resv **leaf;
+    if (addr > EMU_MAX_ADDR)
+        return NULL;
+    leaf = emu_index[g >> EMU_LEAF_BITS];
+    return leaf ? leaf[g & ((1u << EMU_LEAF_BITS) - 1)] : NULL;
+}
+
+/* Points the granules of [base, base+span) at r (NULL to clear).  Returns 0
+ * when a leaf cannot be allocated (only possible when setting). */
+static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
+{
+    uintptr_t g, end = (base + span) >> 16;
+    for (g = base >> 16; g < end; g++) {
+        emu_resv ***leaf = &emu_index[g >> EMU_LEAF_BITS];
+        if (!*leaf) {
+            if (!r)
+                continue;
+            *leaf = (emu_resv **)calloc((size_t)1 << EMU_LEAF_BITS, sizeof **leaf);
+            if (!*leaf) {
+                emu_index_set(base, (g << 16) - base, NULL);
+                return 0;
+            }
+        }
+        (*leaf)[g & ((1u << EMU_LEAF_BITS) - 1)] = r;
+    }
+    return 1;
+}
+
 /* The reservation whose pages [base, base+size) contain addr. */
 static emu_resv *emu_find(uintptr_t addr)
 {
-    emu_resv *r = emu_floor(addr);
+    emu_resv *r = emu_index_get(addr);
     return (r && addr - r->base < r->size) ? r : NULL;
 }
 
@@ -211,6 +250,11 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uint32_t type, uint32_t
             got = 0;
         }
     }
+    if (got && !emu_index_set(got, span, r)) {
+        munmap((void *)got, span);
+        err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+        got = 0;
+    }
     if (got) {
         r->base = got;
         r->size = size;
@@ -314,6 +358,7 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
                 err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
             } else {
                 emu_root = rtree_remove(emu_root, r->base);
+                emu_index_set(r->base, r->span, NULL);
                 if (r->base == emu_low) /* reuse the hole next time */
                     emu_low = r->base + r->span;
                 gone = r;

@@ -30,6 +30,9 @@ case "${1:-}" in
     ;;
 esac
 
+# A fresh machine: install what is missing (Debian packages; needs root).
+"$root/tools/install-deps.sh"
+
 GO119=${GO119:-/usr/lib/go-1.19/bin/go}
 GO126=${GO126:-go}
 jobs=${CONFORM_JOBS:-2}

@@ -157,14 +157,22 @@ run_fuzz() {
     "$root/fuzz/run.sh"
 }
 
+configure_cov() { # configure_cov [BUILD-ARGS...]
+    # Atomic counters: the stress runs threads through the same code.
+    local cov="--coverage -fprofile-update=atomic" b=$root/build/cov
+    cmake -S "$root/stress" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$cov" \
+        -DCMAKE_CXX_FLAGS="$cov" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
+        -DCMAKE_SHARED_LINKER_FLAGS=--coverage && cmake --build "$b" "$@"
+}
+
 run_coverage() {
     local b=$root/build/cov
     command -v gcovr >/dev/null || { echo "coverage: gcovr missing (tools/install-deps.sh)"; return 1; }
-    # Atomic counters: the stress runs threads through the same code.
-    local cov="--coverage -fprofile-update=atomic"
-    configure "$b" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$cov" \
-        -DCMAKE_CXX_FLAGS="$cov" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
-        -DCMAKE_SHARED_LINKER_FLAGS=--coverage || return 1
+    if [ -n "$cov_prebuild" ]; then
+        wait "$cov_prebuild"
+        cat "$logdir/robustness-coverage-build.log"
+    fi
+    configure_cov || return 1
     find "$b" -name '*.gcda' -delete
     # Coverage counts what ran; failures are the other steps' business.
     "$b/memwin_tests" >/dev/null 2>&1
@@ -191,7 +199,16 @@ run_coverage() {
 command -v valgrind >/dev/null || { echo "robustness: valgrind missing: run tools/install-deps.sh"; exit 2; }
 command -v clang >/dev/null || { echo "robustness: clang missing: run tools/install-deps.sh"; exit 2; }
 echo "robustness: steps: $steps; stress $secs s per mode (seed $seed); fuzz $FUZZ_SECONDS s"
+cov_prebuild=
 for s in $steps; do
+    # The fuzzer keeps one core busy for FUZZ_SECONDS: build the coverage
+    # tree on the other meanwhile.
+    if [ "$s" = fuzz ] && [[ " $steps " == *" coverage "* ]]; then
+        # One job at the lowest priority: the fuzzer keeps its core.
+        (renice -n 19 -p "$BASHPID" >/dev/null 2>&1; configure_cov -j 1) \
+            >"$logdir/robustness-coverage-build.log" 2>&1 &
+        cov_prebuild=$!
+    fi
     case $s in
     asan|tsan|valgrind|fuzz|coverage) step "$s" "run_$s" ;;
     *) echo "robustness: unknown step $s"; exit 2 ;;

@@ -18,6 +18,7 @@
 # Environment:
 #   ROBUSTNESS_STEPS   steps to run, in order (default: asan tsan valgrind fuzz coverage)
 #   STRESS_SECONDS     seconds per stress run (default 3; 8 threads each)
+#   STRESS_SEED        seed of the stress runs (default: random, printed)
 #   FUZZ_SECONDS       fuzzing time (default 60)
 #   MEMWIN_KNOWN_BUGS  "tolerate": do not fail on the memwin bugs known when
 #                      this script was written (fuzz/README.md, "Known

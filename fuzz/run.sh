@@ -19,10 +19,11 @@ secs=${FUZZ_SECONDS:-60}
 fuzzer=$bdir/memwin_fuzz
 
 echo "fuzz: building $fuzzer"
+mkdir -p "$bdir"
 if ! { cmake -S "$root/fuzz" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-         -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >"$bdir.configure.log" 2>&1 \
-       && cmake --build "$bdir" --target memwin_fuzz >"$bdir.build.log" 2>&1; }; then
-    cat "$bdir.configure.log" "$bdir.build.log" 2>/dev/null | tail -n 40
+         -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >"$bdir/configure.log" 2>&1 \
+       && cmake --build "$bdir" --target memwin_fuzz >"$bdir/build.log" 2>&1; }; then
+    cat "$bdir/configure.log" "$bdir/build.log" 2>/dev/null | tail -n 40
     echo "fuzz: build failed"
     exit 2
 fi

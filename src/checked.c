@@ -34,6 +34,13 @@ typedef struct trk_resv {
 
 static rtree_node *trk_root;
 
+/* Written under the tracker lock; stored atomically because
+ * memwin_tracker_forget peeks at it without the lock. */
+static void set_root(rtree_node *root)
+{
+    mw_swap_ptr((void **)&trk_root, root);
+}
+
 /* ---- the mode ----------------------------------------------------------- */
 
 #define MODE_UNSET 0xffu
@@ -199,13 +206,13 @@ static int trk_add(uintptr_t base, uintptr_t size, uint8_t state)
     r->base = r->node.key = base;
     r->size = size;
     memset(r->state, state, size / PAGE);
-    trk_root = rtree_insert(trk_root, &r->node);
+    set_root(rtree_insert(trk_root, &r->node));
     return 1;
 }
 
 static void trk_drop(trk_resv *r)
 {
-    trk_root = rtree_remove(trk_root, r->base);
+    set_root(rtree_remove(trk_root, r->base));
     free(r->state);
     free(r);
 }
@@ -242,6 +249,21 @@ static void set_pages(uintptr_t v, uintptr_t n, uint8_t state)
         memset(r->state + (a - r->base) / PAGE, state, (stop - a) / PAGE);
         a = stop;
     }
+}
+
+/* Exact-mode release of memory the tracker knows (reserved while checking
+ * was on): forget it, so later checked calls see None there.  Costs one
+ * load while the tracker is empty. */
+void memwin_tracker_forget(void *v)
+{
+    trk_resv *r;
+    if (mw_load_ptr((void *const *)&trk_root) == NULL)
+        return;
+    trk_lock();
+    r = trk_find((uintptr_t)v);
+    if (r && r->base == (uintptr_t)v)
+        trk_drop(r);
+    trk_unlock();
 }
 
 /* ---- the checked path ----------------------------------------------------- */
@@ -293,16 +315,20 @@ static int check_range(memwin_op op, void *v, uintptr_t n, unsigned allowed)
     return 1;
 }
 
-static int check_stat(memwin_op op, void *v, uintptr_t n, const sysMemStat *stat, int64_t delta)
+/* The stat must stay within Go's int64 view, [0, 2^63), after adding
+ * (sub = 0) or subtracting (sub = 1) n; otherwise Go's check would throw
+ * part-way through the call, so checked mode refuses it first. */
+static int check_stat(memwin_op op, void *v, uintptr_t n, const sysMemStat *stat, int sub)
 {
+    const uint64_t max = (uint64_t)INT64_MAX;
     uint64_t cur;
     if (!stat)
         return refuse(op, v, n, MEMWIN_ERR_NULL, "null sysMemStat"), 0;
     cur = mw_load64(stat);
-    if (delta < 0 && cur < (uint64_t)0 - (uint64_t)delta)
+    if (sub && (n > cur || cur - n > max))
         return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
                       "sysMemStat would underflow (it holds %llu)", (unsigned long long)cur), 0;
-    if (delta > 0 && (int64_t)(cur + (uint64_t)delta) < delta)
+    if (!sub && (n > max || cur > max - n))
         return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
                       "sysMemStat would overflow (it holds %llu)", (unsigned long long)cur), 0;
     return 1;
@@ -324,7 +350,7 @@ static void *checked_reserve(memwin_op op, void *v, uintptr_t n, uintptr_t align
         (align < PAGE || (align & (align - 1)) != 0 || n + align < n))
         return refuse(op, v, n, MEMWIN_ERR_ALIGN,
                       "align %llu is not a power of two >= 4096", (unsigned long long)align);
-    if (op == MW_ALLOC && !check_stat(op, v, n, stat, (int64_t)n))
+    if (op == MW_ALLOC && !check_stat(op, v, n, stat, 0))
         return NULL;
     switch (op) {
     case MW_ALLOC_OS:
@@ -371,7 +397,7 @@ static void checked_free(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
                (unsigned long long)r->size);
         return;
     }
-    if (op == MW_FREE && !check_stat(op, v, n, stat, memwin_neg(n)))
+    if (op == MW_FREE && !check_stat(op, v, n, stat, 1))
         return;
     if (op == MW_FREE ? memwin_gen_free(v, n, stat) : memwin_os_free(v, n))
         trk_drop(r);
@@ -385,6 +411,8 @@ void *memwin_checked(memwin_op op, void *v, uintptr_t n, uintptr_t extra, sysMem
     const unsigned usable = (1u << ST_PREPARED) | (1u << ST_READY);
     int ok = 0;
     clear_error();
+    if (reserved)
+        *reserved = 0; /* also when the call is refused */
     trk_lock();
     switch (op) {
     case MW_ALLOC_OS: case MW_ALLOC: case MW_RESERVE_OS: case MW_RESERVE: case MW_RESERVE_ALIGNED:
@@ -395,7 +423,7 @@ void *memwin_checked(memwin_op op, void *v, uintptr_t n, uintptr_t extra, sysMem
     case MW_MAP_OS: case MW_MAP:
         if (!check_range(op, v, n, 1u << ST_RESERVED))
             return NULL;
-        if (op == MW_MAP && !check_stat(op, v, n, stat, (int64_t)n))
+        if (op == MW_MAP && !check_stat(op, v, n, stat, 0))
             return NULL;
         ok = op == MW_MAP ? memwin_gen_map(v, n, stat) : 1;
         if (ok)

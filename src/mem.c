@@ -189,8 +189,8 @@ void sysFree(void *v, uintptr_t n, sysMemStat *sysStat)
 {
     if (memwin_checking())
         memwin_checked(MW_FREE, v, n, 0, sysStat, NULL);
-    else
-        memwin_gen_free(v, n, sysStat);
+    else if (memwin_gen_free(v, n, sysStat))
+        memwin_tracker_forget(v);
 }
 
 /* Ready -> Reserved. */
@@ -215,8 +215,8 @@ void sysUnreserve(void *v, uintptr_t n)
 {
     if (memwin_checking())
         memwin_checked(MW_UNRESERVE, v, n, 0, NULL, NULL);
-    else
-        memwin_os_free(v, n);
+    else if (memwin_os_free(v, n))
+        memwin_tracker_forget(v);
 }
 
 /* Reserved -> Prepared. */

@@ -43,6 +43,8 @@ typedef enum memwin_op {
  * and alloc operations (NULL otherwise or when refused). */
 void *memwin_checked(memwin_op op, void *v, uintptr_t n, uintptr_t extra, sysMemStat *stat,
                      uintptr_t *reserved);
+/* Exact-mode release at v: drops the tracker's record of it, if any. */
+void memwin_tracker_forget(void *v);
 /* Recoverable mode: records an error for the calling thread.  Returns 1 if
  * the mode is recoverable (the error was recorded), else 0. */
 int memwin_recover(uint32_t code, const char *printed, const char *message);

@@ -167,8 +167,8 @@ void sysFreeOS(void *v, uintptr_t n)
 {
     if (memwin_checking())
         memwin_checked(MW_FREE_OS, v, n, 0, NULL, NULL);
-    else
-        memwin_os_free(v, n);
+    else if (memwin_os_free(v, n))
+        memwin_tracker_forget(v);
 }
 
 /* Ready -> Reserved: decommitted pages fault when touched. */

@@ -47,7 +47,8 @@ static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
 static rtree_node *emu_root;
 /* Where the last reservation without an address went: the next one is
  * tried just below it, already 64 KiB aligned, so a reservation costs one
- * mmap instead of map-trim-trim (and releases leave no misaligned holes). */
+ * mmap instead of map-trim-trim.  Released ranges are not handed out again
+ * at once (a hint may be aimed at them, as Go's arena hints are). */
 static uintptr_t emu_low;
 static _Thread_local uint32_t emu_last_error;
 
@@ -66,8 +67,10 @@ static emu_resv *emu_above(uintptr_t addr)
 /* A two-level index from each 64 KiB granule of the user address space to
  * the reservation owning it, so lookups cost the same with 10 or 100k live
  * reservations (the tree still answers ordered questions).  2^31 granules:
- * 2^15 leaves of 2^16 pointers (512 KiB each, allocated when first used). */
-#define EMU_LEAF_BITS 16
+ * 2^19 leaves of 2^12 pointers (32 KiB each, allocated when first used;
+ * small enough to come from the heap, not from an mmap that could land in
+ * address space a caller has just released and means to hint at). */
+#define EMU_LEAF_BITS 12
 #define EMU_LEAVES (1u << (47 - 16 - EMU_LEAF_BITS))
 static emu_resv **emu_index[EMU_LEAVES];
 
@@ -359,8 +362,6 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
             } else {
                 emu_root = rtree_remove(emu_root, r->base);
                 emu_index_set(r->base, r->span, NULL);
-                if (r->base == emu_low) /* reuse the hole next time */
-                    emu_low = r->base + r->span;
                 gone = r;
             }
         } else {

@@ -193,7 +193,9 @@ run_coverage() {
     echo "coverage of src/: branches (Missing: lines with a branch never taken)"
     "${g[@]}" --txt --branches || return 1
     local sum
-    sum=$("${g[@]}" --print-summary --txt -o /dev/null 2>/dev/null)
+    # gcovr replaces its output file (never point it at /dev/null: that
+    # turns /dev/null into a regular file for the whole machine).
+    sum=$("${g[@]}" --print-summary --txt -o "$b/coverage.txt" 2>/dev/null)
     echo "coverage: $(grep -E '^(lines|branches):' <<<"$sum" | tr '\n' ' ')"
 }
 

@@ -12,13 +12,20 @@
 # the workload's wall and CPU time as the program measures them (process
 # times, Wine start-up excluded) and of the whole process's wall time.
 #
-#   bench.sh [--rounds N] [--work N] [--go GO]     (defaults: 15, 6, go)
+# On a shared, loaded machine those ratios scatter by several per cent, so
+# it also measures the extra cost per call of each swap's layer directly
+# (csrc/callcost.c: the same commit/decommit pair through kernel32, through
+# the interposers, through memwin's sysUsedOS/sysUnusedOS) and multiplies it
+# by the number of calls the workload makes (its MEMWIN_STATS), which bounds
+# the overhead much more tightly.
+#
+#   bench.sh [--rounds N] [--work N] [--go GO]     (defaults: 25, 10, go)
 #
 # Results: build/memwin-go/bench/results.txt and report.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-rounds=15 work=6 gobin=${GO:-go}
+rounds=25 work=10 gobin=${GO:-go}
 while [ $# -gt 0 ]; do
     case $1 in
     --rounds) rounds=$2; shift ;;
@@ -38,6 +45,18 @@ for v in "${variants[@]}"; do
     (cd "$here/progs" && GO=$gobin "$here/memwin-go" build --swap="$v" -o "$out/$v/allocbench.exe" ./allocbench) >&2
 done
 "$root/tools/wine/prefix.sh" >/dev/null
+dll=$out/primitive/memwin.dll
+
+# Per-call cost of the layers.
+x86_64-w64-mingw32-gcc -O2 -I"$root/include" -o "$out/primitive/callcost.exe" \
+    "$here/csrc/callcost.c" "$root/build/memwin-go/dll/libmemwin.dll.a"
+"$root/tools/wine/run.sh" "$out/primitive/callcost.exe" 2000 41 >"$out/callcost.txt"
+cat "$out/callcost.txt" >&2
+# Calls the workload makes (through the interposers, and into memwin).
+for v in primitive full; do
+    MEMWIN_STATS=Z:${out//\//\\}\\$v\\stats.txt "$root/tools/wine/run.sh" "$out/$v/allocbench.exe" -rounds "$work" \
+        >"$out/$v/stats-run.txt"
+done
 res=$out/results.txt
 echo "# round variant wall_ns cpu_ns outer_ns ($("$gobin" env GOVERSION), $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))" >"$res"
 for v in "${variants[@]}"; do # warm-up: Wine, page cache
@@ -58,4 +77,7 @@ done
     echo "Go $("$gobin" env GOVERSION), $rounds interleaved rounds, allocbench -rounds $work, $(nproc) CPUs, load average at start $(sed -n '1s/.*load \(.*\))/\1/p' "$res")."
     echo
     "$here/memwin-go" bench-report "$res"
+    echo
+    "$here/memwin-go" bench-estimate "$out/callcost.txt" "$out/primitive/stats.txt" "$out/full/stats.txt" \
+        "$out/primitive/stats-run.txt" "$out/full/stats-run.txt"
 } | tee "$out/report.md"

@@ -42,6 +42,7 @@
 //	memwin-go plot TRACE OUT         plot a trace
 //	memwin-go compare [--md] NAME=LOG...  compare go test -v outputs
 //	memwin-go bench-report RESULTS   bench.sh's table
+//	memwin-go bench-estimate CALLCOST STATS... RUNS...  bench.sh's per-call estimate
 package main
 
 import (
@@ -87,6 +88,10 @@ func main() {
 		}
 	case "compare":
 		os.Exit(compareCommand(os.Args[2:]))
+	case "bench-estimate":
+		if err := benchEstimate(os.Args[2:]); err != nil {
+			die("%v", err)
+		}
 	case "bench-report":
 		if len(os.Args) != 3 {
 			usage()

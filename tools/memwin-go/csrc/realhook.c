@@ -11,6 +11,8 @@
  *                             committed through the hook above b
  *   MEMWIN_FAIL_COMMIT_NTH=n  fail commits number n, n+1, ... (1455)
  *   MEMWIN_FAIL_COMMIT_COUNT=k only k of them
+ *   MEMWIN_RESERVE_BUDGET=b   fail (8) reservations that would take the
+ *                             address space reserved through the hook above b
  * REALHOOK_REPORT=1 prints a line on stderr when it is installed. */
 #include <windows.h>
 
@@ -26,7 +28,7 @@ extern vf_fn realhook_rt_vf __asm__("runtime._VirtualFree");
 
 static va_fn orig_va;
 static vf_fn orig_vf;
-static uint64_t budget, nth, count, seq, committed;
+static uint64_t budget, nth, count, seq, committed, rbudget, reserved;
 static volatile LONG lock_word;
 
 static void lock(void)
@@ -76,17 +78,20 @@ static uint64_t committed_in(uintptr_t a, uintptr_t n)
     return c;
 }
 
-/* Committed bytes in the whole reservation based at base. */
-static uint64_t committed_in_reservation(uintptr_t base)
+/* Committed bytes and size of the whole reservation based at base. */
+static uint64_t committed_in_reservation(uintptr_t base, uint64_t *size)
 {
     uintptr_t p = base;
     uint64_t c = 0;
+    *size = 0;
     for (;;) {
         MEMORY_BASIC_INFORMATION m;
-        if (VirtualQuery((void *)p, &m, sizeof m) == 0 || (uintptr_t)m.AllocationBase != base)
+        if (VirtualQuery((void *)p, &m, sizeof m) == 0 || (uintptr_t)m.AllocationBase != base ||
+            m.State == MEM_FREE)
             break;
         if (m.State == MEM_COMMIT)
             c += m.RegionSize;
+        *size += m.RegionSize;
         p = (uintptr_t)m.BaseAddress + m.RegionSize;
     }
     return c;
@@ -98,9 +103,24 @@ static LPVOID WINAPI hook_va(LPVOID addr, SIZE_T size, DWORD type, DWORD protect
     DWORD err;
     LPVOID r;
     int commits = (type & MEM_COMMIT) != 0, fresh = (type & MEM_RESERVE) || addr == NULL;
-    if (!commits)
+    uint64_t rsize = ((uint64_t)size + 4095) & ~(uint64_t)4095;
+    if (!commits && !(type & MEM_RESERVE))
         return orig_va(addr, size, type, protect);
     lock();
+    if (fresh && rbudget && reserved + rsize > rbudget) {
+        unlock();
+        SetLastError(8);
+        return NULL;
+    }
+    if (!commits) {
+        r = orig_va(addr, size, type, protect);
+        err = GetLastError();
+        if (r)
+            reserved += rsize;
+        unlock();
+        SetLastError(err);
+        return r;
+    }
     seq++;
     if (nth && seq >= nth && (count == 0 || seq - nth < count)) {
         unlock();
@@ -117,8 +137,11 @@ static LPVOID WINAPI hook_va(LPVOID addr, SIZE_T size, DWORD type, DWORD protect
     }
     r = orig_va(addr, size, type, protect);
     err = GetLastError();
-    if (r)
+    if (r) {
         committed += add;
+        if (fresh)
+            reserved += rsize;
+    }
     unlock();
     SetLastError(err);
     return r;
@@ -126,16 +149,18 @@ static LPVOID WINAPI hook_va(LPVOID addr, SIZE_T size, DWORD type, DWORD protect
 
 static BOOL WINAPI hook_vf(LPVOID addr, SIZE_T size, DWORD type)
 {
-    uint64_t before;
+    uint64_t before, rsize = 0;
     DWORD err;
     BOOL r;
     lock();
-    before = type == MEM_RELEASE ? committed_in_reservation((uintptr_t)addr)
+    before = type == MEM_RELEASE ? committed_in_reservation((uintptr_t)addr, &rsize)
                                  : committed_in((uintptr_t)addr, size);
     r = orig_vf(addr, size, type);
     err = GetLastError();
-    if (r)
+    if (r) {
         committed = committed > before ? committed - before : 0;
+        reserved = reserved > rsize ? reserved - rsize : 0;
+    }
     unlock();
     SetLastError(err);
     return r;
@@ -148,6 +173,7 @@ __attribute__((constructor)) static void realhook_install(void)
     budget = env_size("MEMWIN_COMMIT_BUDGET");
     nth = env_size("MEMWIN_FAIL_COMMIT_NTH");
     count = env_size("MEMWIN_FAIL_COMMIT_COUNT");
+    rbudget = env_size("MEMWIN_RESERVE_BUDGET");
     orig_va = realhook_rt_va;
     orig_vf = realhook_rt_vf;
     realhook_rt_va = hook_va;

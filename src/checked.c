@@ -315,9 +315,9 @@ static int check_range(memwin_op op, void *v, uintptr_t n, unsigned allowed)
     return 1;
 }
 
-/* The stat must stay within Go's int64 view, [0, 2^63), after adding
- * (sub = 0) or subtracting (sub = 1) n; otherwise Go's check would throw
- * part-way through the call, so checked mode refuses it first. */
+/* The stat must be within Go's int64 view, [0, 2^63), and stay there after
+ * adding (sub = 0) or subtracting (sub = 1) n; otherwise Go's check could
+ * throw part-way through the call, so checked mode refuses it first. */
 static int check_stat(memwin_op op, void *v, uintptr_t n, const sysMemStat *stat, int sub)
 {
     const uint64_t max = (uint64_t)INT64_MAX;
@@ -325,7 +325,11 @@ static int check_stat(memwin_op op, void *v, uintptr_t n, const sysMemStat *stat
     if (!stat)
         return refuse(op, v, n, MEMWIN_ERR_NULL, "null sysMemStat"), 0;
     cur = mw_load64(stat);
-    if (sub && (n > cur || cur - n > max))
+    if (cur > max)
+        return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
+                      "sysMemStat holds %llu, outside Go's int64 range",
+                      (unsigned long long)cur), 0;
+    if (sub && n > cur)
         return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
                       "sysMemStat would underflow (it holds %llu)", (unsigned long long)cur), 0;
     if (!sub && (n > max || cur > max - n))

@@ -28,7 +28,7 @@ extern vf_fn realhook_rt_vf __asm__("runtime._VirtualFree");
 
 static va_fn orig_va;
 static vf_fn orig_vf;
-static uint64_t budget, nth, count, seq, committed, rbudget, reserved;
+static uint64_t budget, nth, count, seq, committed, rbudget, reserved, report;
 static volatile LONG lock_word;
 
 static void lock(void)
@@ -108,6 +108,13 @@ static LPVOID WINAPI hook_va(LPVOID addr, SIZE_T size, DWORD type, DWORD protect
         return orig_va(addr, size, type, protect);
     lock();
     if (fresh && rbudget && reserved + rsize > rbudget) {
+        if (report) {
+            char line[160];
+            DWORD done;
+            int n = snprintf(line, sizeof line, "realhook: reservation of %llu bytes refused, %llu reserved\n",
+                             (unsigned long long)rsize, (unsigned long long)reserved);
+            WriteFile(GetStdHandle(STD_ERROR_HANDLE), line, (DWORD)n, &done, NULL);
+        }
         unlock();
         SetLastError(8);
         return NULL;
@@ -178,7 +185,8 @@ __attribute__((constructor)) static void realhook_install(void)
     orig_vf = realhook_rt_vf;
     realhook_rt_va = hook_va;
     realhook_rt_vf = hook_vf;
-    if (env_size("REALHOOK_REPORT")) {
+    report = env_size("REALHOOK_REPORT");
+    if (report) {
         char line[160];
         DWORD done;
         int n = snprintf(line, sizeof line, "realhook: installed (budget %llu, nth %llu)\n",

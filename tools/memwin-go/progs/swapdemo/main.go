@@ -41,10 +41,12 @@ func main() {
 		fmt.Println("counters too small")
 		os.Exit(1)
 	}
-	// A policy set from Go: the next commit fails, and the runtime dies
-	// of it exactly as it would at the commit limit.
+	// A policy set from Go: a commit budget 16 MiB above what is committed
+	// now, so the 64 MiB block cannot be committed, and the runtime dies of
+	// it exactly as it would at the commit limit.
 	if len(os.Args) > 1 && os.Args[1] == "die" {
-		if err := swap.SetPolicy(swap.Policy{FailCommitNth: 1}); err != nil {
+		s, _ = swap.ReadStats()
+		if err := swap.SetPolicy(swap.Policy{CommitBudget: s.Committed + 16<<20}); err != nil {
 			fmt.Println(err)
 			os.Exit(1)
 		}

@@ -15,15 +15,18 @@ have wine || need+=(wine wine64)
 pkg-config --exists libffi 2>/dev/null || need+=(libffi-dev pkg-config)
 have valgrind || need+=(valgrind)
 have clang || need+=(clang)
-have gcovr || need+=(gcovr)
+# libFuzzer and the sanitizer runtimes for clang (only a Recommends of clang).
+compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+    need+=(libclang-rt-14-dev)
 have gnuplot || need+=(gnuplot-nox)  # bench/run.sh: plots
 have strace || need+=(strace)        # bench/run.sh: system calls per transition
+have gcovr || need+=(gcovr)
 have flock || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
     echo "install-deps: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${need[@]}"
+    apt-get install -y -q "${need[@]}"
 fi
 have go || { echo "install-deps: Go (1.26) must be on PATH" >&2; exit 1; }
 echo "install-deps: all present"

@@ -3,6 +3,7 @@
 #
 #   interpose-linux   unit test of memwin's interposers over libmemwin.so
 #   interpose-wine    the same test over memwin.dll under Wine
+#   interpose-sanitize (--full) the same test under TSan and ASan+UBSan
 #   swap-package      go_bindings/swap imported by a program (Go 1.26 and
 #                     1.19): active, counting, falls back without the DLL,
 #                     a policy set from Go kills it as Go dies
@@ -85,6 +86,7 @@ build_libs() {
     fi
     cmake --build "$root/build/memwin-go/linux" --target memwin || return 1
     "$MG" --help >/dev/null 2>&1 || true # builds the command
+    "$here/overlay/gen.sh" --check
 }
 
 # cached_build GO SWAP KIND PKG [DIR]: prints the path of a windows test
@@ -102,6 +104,13 @@ cached_build() {
     esac
     if [ "$kind" = build ]; then
         src=$src-$(cat "$dir/$pkg"/*.go 2>/dev/null | sha256sum | cut -c1-8)
+    else
+        # Build std tests in their own directory (the std module), as
+        # go test does there: from inside another module, that module's go
+        # version would set the binary's GODEBUG defaults (panicnil=1,
+        # asynctimerchan=1, ... for go 1.19) and change the tests.
+        dir=$(cd "$here" && GOOS=windows "$gobin" list -f '{{.Dir}}' "$pkg") || return 1
+        src=$src-stddir
     fi
     [ -n "${GOEXPERIMENT:-}" ] && src=$src-$GOEXPERIMENT
     name=$(echo "$pkg" | tr '/.' '__')
@@ -144,6 +153,17 @@ interpose_linux() {
     gcc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O1 -I"$root/include" -o "$bin" \
         "$here/csrc/interpose_test.c" -L"$root/build/memwin-go/linux" -lmemwin -lpthread || return 1
     LD_LIBRARY_PATH=$root/build/memwin-go/linux "$bin" "$out/interpose-linux.trace"
+}
+
+interpose_sanitizers() {
+    local srcs s
+    srcs=$(sed -n '/^set(MEMWIN_SOURCES/,/)/p' "$root/CMakeLists.txt" | grep -o 'src/[A-Za-z0-9_]*\.c' | sed "s|^|$root/|")
+    for s in thread address,undefined; do
+        gcc -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=$s -fno-sanitize-recover=all \
+            -I"$root/include" -o "$out/interpose_test-$s" "$here/csrc/interpose_test.c" $srcs -lpthread || return 1
+        "$out/interpose_test-$s" "$out/interpose-$s.trace" || return 1
+        echo "RESULT interposers under -fsanitize=$s: clean"
+    done
 }
 
 interpose_wine() {
@@ -195,16 +215,12 @@ RT_SHORT='TestReadMemStats|TestMemStats|TestPageCacheLeak|TestScavengedBitsClear
 DEBUG_TESTS='TestFreeOSMemory|TestSetGCPercent|TestReadGCStats|TestWriteHeapDump.*|TestSetMaxThreadsOvf'
 
 # runtime_tests GO BASE SWAP: Go's runtime tests without (BASE) and with
-# SWAP; short: the selection above; --full: the whole runtime suite (-short;
-# on Go >= 1.21 without TestPanicNil, which kills the test binary under Wine
-# with or without memwin) and runtime/debug's memory tests.
+# SWAP; short: the selection above; --full: the whole runtime suite (-short)
+# and runtime/debug's memory tests.
 runtime_tests() {
     local gobin=$1 base=$2 swap=$3 v args=() sel=(-test.run "^($RT_SHORT)\$") what="memory selection"
     v=$(gover "$gobin")
-    if [ $full = 1 ]; then
-        sel=() what="whole suite"
-        [ "$(gominor "$gobin")" -ge 21 ] && sel=(-test.skip '^TestPanicNil$')
-    fi
+    [ $full = 1 ] && sel=() what="whole suite"
     local b=$out/rt-$v-$base.tlog w=$out/rt-$v-$swap.tlog
     run_tests "$gobin" "$base" runtime "$b" -test.short "${sel[@]}" || return 1
     run_tests "$gobin" "$swap" runtime "$w" -test.short "${sel[@]}" || return 1
@@ -301,6 +317,7 @@ if [ -f "$dll" ]; then
     "$root/tools/wine/prefix.sh" >/dev/null
     stage interpose-linux interpose_linux
     stage interpose-wine interpose_wine
+    [ $full = 1 ] && stage interpose-sanitize interpose_sanitizers
     stage swap-package swap_package
     stage runtime-go1.26 runtime_tests "$GO126" none full
     stage runtime-go1.19 runtime_tests "$GO119" none full

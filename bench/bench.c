@@ -317,7 +317,7 @@ static void cnt_exit_process(int s)
 }
 static const memwin_prim cnt_table = {
     cnt_virtual_alloc,  cnt_virtual_free,   cnt_virtual_query, cnt_get_last_error,
-    cnt_set_last_error, cnt_write_stderr,   cnt_exit_process,
+    cnt_set_last_error, cnt_write_stderr,   cnt_exit_process, NULL,
 };
 static void counting_on(void)
 {
@@ -1250,7 +1250,7 @@ static void null_exit_process(int s)
 }
 static const memwin_prim null_table = {
     null_virtual_alloc,  null_virtual_free, null_virtual_query, null_get_last_error,
-    null_set_last_error, null_write_stderr, null_exit_process,
+    null_set_last_error, null_write_stderr, null_exit_process, NULL,
 };
 
 static void components_logic(int rep)

@@ -21,4 +21,5 @@ var libraryExports = [...]string{
 	"memwin_interpose_set_next", "memwin_interpose_get_stats", "memwin_interpose_set_policy",
 	"memwin_interpose_get_policy", "memwin_interpose_flush", "memwin_interpose_prim",
 	"memwin_interpose_catch_fatal", "memwin_interpose_fatal_flag", "memwin_interpose_fatal_take",
+	"memwin_reserve_aligned", "memwin_reserve_aligned_native", "memwin_set_reserve_aligned_one_call",
 }

@@ -116,6 +116,26 @@ func SysReserveAligned(v unsafe.Pointer, size, align uintptr) (unsafe.Pointer, u
 	return sysReserveAligned(v, size, align)
 }
 
+// ReserveAlignedOneCall is memwin's extra (memwin_reserve_aligned), not Go's: None
+// -> Reserved, exactly size bytes at a multiple of align, in one OS call
+// where the OS offers one (VirtualAlloc2 with an address requirement on
+// Windows and Wine; natively in the Linux emulation), so it never loses a
+// race to another thread as Go's release-and-re-reserve sequence can.  A
+// hint that is a multiple of align is tried first.  Where the OS has no
+// such call, Go's sequence runs (then reserved may be size+align).  Returns
+// (nil, 0) on failure and for bad arguments; never fatal in ModeExact.
+func ReserveAlignedOneCall(v unsafe.Pointer, size, align uintptr) (unsafe.Pointer, uintptr) {
+	return reserveAlignedOne(v, size, align)
+}
+
+// ReserveAlignedOneCallNative reports whether ReserveAlignedOneCall takes one OS call
+// with the current primitive table (it asks the OS with one reservation).
+func ReserveAlignedOneCallNative() bool { return reserveAlignedNative() }
+
+// SetReserveAlignedOneCall makes SysReserveAligned behave as ReserveAlignedOneCall
+// (on) or run Go's sequence (off, the default); returns the previous setting.
+func SetReserveAlignedOneCall(on bool) (previous bool) { return setReserveAlignedOneCall(on) }
+
 // NeedZeroAfterSysUnused is Go 1.26's needZeroAfterSysUnused: true on
 // Windows.
 func NeedZeroAfterSysUnused() bool { return needZeroAfterSysUnused() }

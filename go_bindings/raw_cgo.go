@@ -268,6 +268,19 @@ func sysReserveAligned(v unsafe.Pointer, size, align uintptr) (unsafe.Pointer, u
 	return p, uintptr(reserved)
 }
 func needZeroAfterSysUnused() bool { return bool(C.needZeroAfterSysUnused()) }
+func reserveAlignedOne(v unsafe.Pointer, size, align uintptr) (unsafe.Pointer, uintptr) {
+	var reserved C.uintptr_t
+	p := C.memwin_reserve_aligned(v, C.uintptr_t(size), C.uintptr_t(align), &reserved)
+	return p, uintptr(reserved)
+}
+func reserveAlignedNative() bool { return C.memwin_reserve_aligned_native() != 0 }
+func setReserveAlignedOneCall(on bool) bool {
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	return C.memwin_set_reserve_aligned_one_call(v) != 0
+}
 
 func statLoad(s *SysMemStat) uint64  { return uint64(C.memwin_stat_load(cstat(s))) }
 func statAdd(s *SysMemStat, n int64) { C.memwin_stat_add(cstat(s), C.int64_t(n)) }

@@ -88,6 +88,9 @@ const (
 	pInterposeCatchFatal
 	pInterposeFatalFlag
 	pInterposeFatalTake
+	pReserveAlignedOne
+	pReserveAlignedNative
+	pSetReserveAlignedOneCall
 	nProcs
 )
 
@@ -273,6 +276,19 @@ func sysReserveAligned(v unsafe.Pointer, size, align uintptr) (unsafe.Pointer, u
 	return ptr(p), reserved
 }
 func needZeroAfterSysUnused() bool { return cbool(call(pNeedZeroAfterSysUnused)) }
+func reserveAlignedOne(v unsafe.Pointer, size, align uintptr) (unsafe.Pointer, uintptr) {
+	var reserved uintptr
+	p := call(pReserveAlignedOne, uintptr(v), size, align, uintptr(unsafe.Pointer(&reserved)))
+	return ptr(p), reserved
+}
+func reserveAlignedNative() bool { return int32(call(pReserveAlignedNative)) != 0 }
+func setReserveAlignedOneCall(on bool) bool {
+	v := uintptr(0)
+	if on {
+		v = 1
+	}
+	return int32(call(pSetReserveAlignedOneCall, v)) != 0
+}
 
 func statLoad(s *SysMemStat) uint64  { return uint64(call(pStatLoad, uintptr(unsafe.Pointer(s)))) }
 func statAdd(s *SysMemStat, n int64) { call(pStatAdd, uintptr(unsafe.Pointer(s)), uintptr(n)) }

@@ -246,6 +246,35 @@ func TestSysReserveAligned(t *testing.T) {
 	}
 }
 
+func TestReserveAlignedOneCall(t *testing.T) {
+	if !ReserveAlignedOneCallNative() {
+		t.Fatalf("ReserveAlignedOneCallNative() = false: this host (Linux emulation or Wine's VirtualAlloc2) has the one-call reservation")
+	}
+	for _, align := range []uintptr{64 * kib, mib, 4 * mib, 64 * mib} {
+		const size = 2 * mib
+		p, n := ReserveAlignedOneCall(nil, size, align)
+		if p == nil || uintptr(p)%align != 0 || n != size {
+			t.Fatalf("ReserveAlignedOneCall(%#x) = %p, %#x; want a multiple of align, size", align, p, n)
+		}
+		info := mustQuery(t, p)
+		if info.State != MemReserve || info.AllocationBase != uintptr(p) || info.RegionSize != size {
+			t.Errorf("ReserveAlignedOneCall(%#x): %v", align, info)
+		}
+		SysUnreserve(p, n)
+		wantQuery(t, p, MemFree, PageNoAccess, 0)
+	}
+	if p, n := ReserveAlignedOneCall(nil, 2*mib, 3*mib); p != nil || n != 0 {
+		t.Errorf("ReserveAlignedOneCall(align 3 MiB) = %p, %#x; want nil, 0", p, n)
+	}
+	prev := SetReserveAlignedOneCall(true)
+	defer SetReserveAlignedOneCall(prev)
+	p, n := SysReserveAligned(nil, 2*mib, 8*mib)
+	if p == nil || uintptr(p)%(8*mib) != 0 || n != 2*mib {
+		t.Fatalf("SysReserveAligned with the one-call policy = %p, %#x", p, n)
+	}
+	SysUnreserve(p, n)
+}
+
 func TestSysMemStat(t *testing.T) {
 	var s SysMemStat
 	s.Add(10)

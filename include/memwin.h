@@ -101,6 +101,27 @@ void sysUnreserve(void *v, uintptr_t n);
  * address, retrying; fatal "failed to allocate aligned heap memory; too many
  * retries" after 100 lost races. */
 void *sysReserveAligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *reserved);
+
+/* memwin's extra, not Go's: None -> Reserved, exactly size bytes at a
+ * multiple of align, in one OS call where the OS offers one (VirtualAlloc2
+ * with an address requirement on Windows 10 1803+ and Wine, looked up at run
+ * time; natively in the Linux emulation).  No other thread can take the
+ * aligned range between Go's release and re-reserve, so it never retries and
+ * never fails for lost races.  A hint v that is a multiple of align is tried
+ * first, as sysReserveOS does.  *reserved = size.  Where the OS has no such
+ * call, Go's sequence runs instead (then *reserved may be size+align).
+ * Returns NULL with *reserved = 0 when the OS refuses, and for bad arguments
+ * (size 0 or not a multiple of 4096, unaligned hint, align not a power of two
+ * >= 4096, overflow): never fatal in exact mode; refused with an error in
+ * checked modes, and the reservation tracked like sysReserveAligned's. */
+void *memwin_reserve_aligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *reserved);
+/* 1 if memwin_reserve_aligned takes one OS call with the current primitive
+ * table (it asks the OS: one reservation, released at once), else 0. */
+int memwin_reserve_aligned_native(void);
+/* Opt-in for sysReserveAligned as a whole (for callers that cannot change
+ * their calls): nonzero makes it behave as memwin_reserve_aligned, zero
+ * restores Go's sequence (the default).  Returns the previous setting. */
+int memwin_set_reserve_aligned_one_call(int on);
 /* Go 1.26: needZeroAfterSysUnusedOS() of this host (true). */
 bool needZeroAfterSysUnused(void);
 

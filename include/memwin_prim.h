@@ -24,6 +24,7 @@ extern "C" {
 /* Win32 error codes memwin's logic and emulation use. */
 #define MEMWIN_ERROR_NOT_ENOUGH_MEMORY 8u
 #define MEMWIN_ERROR_INVALID_PARAMETER 87u
+#define MEMWIN_ERROR_CALL_NOT_IMPLEMENTED 120u
 #define MEMWIN_ERROR_INVALID_ADDRESS 487u
 #define MEMWIN_ERROR_COMMITMENT_LIMIT 1455u
 
@@ -43,6 +44,15 @@ typedef struct memwin_prim {
     void (*write_stderr)(const char *bytes, size_t len);
     /* Ends the process with the given status (ExitProcess / _exit). */
     void (*exit_process)(int status);
+    /* Reserves size bytes anywhere at a multiple of align (a power of two
+     * >= 65536) in one call: VirtualAlloc2 with an address requirement.
+     * NULL with the last error set on failure; the error is
+     * MEMWIN_ERROR_CALL_NOT_IMPLEMENTED where the OS has no such call.  The
+     * entry itself may be NULL (a table that offers none): callers then use
+     * Go's release-and-re-reserve sequence.  Tables written before this
+     * entry existed leave it NULL when they are zero-initialised. */
+    void *(*virtual_alloc_aligned)(uintptr_t size, uintptr_t align, uint32_t type,
+                                   uint32_t protect);
 } memwin_prim;
 
 /* The host's own table (kernel32 or the Linux emulation). */

@@ -152,6 +152,7 @@ static const char *const op_names[] = {
     "sysFreeOS", "sysHugePageOS", "sysNoHugePageOS", "sysHugePageCollapseOS",
     "sysAlloc", "sysReserve", "sysMap", "sysUsed", "sysUnused", "sysFault", "sysFree",
     "sysUnreserve", "sysHugePage", "sysNoHugePage", "sysHugePageCollapse", "sysReserveAligned",
+    "memwin_reserve_aligned",
 };
 
 static const char *const error_titles[] = {
@@ -350,7 +351,7 @@ static void *checked_reserve(memwin_op op, void *v, uintptr_t n, uintptr_t align
         return refuse(op, v, n, MEMWIN_ERR_SIZE, "size is zero or not a multiple of 4096");
     if ((uintptr_t)v + n < (uintptr_t)v)
         return refuse(op, v, n, MEMWIN_ERR_OVERFLOW, "hint + size wraps around");
-    if (op == MW_RESERVE_ALIGNED &&
+    if ((op == MW_RESERVE_ALIGNED || op == MW_RESERVE_ALIGNED_ONE) &&
         (align < PAGE || (align & (align - 1)) != 0 || n + align < n))
         return refuse(op, v, n, MEMWIN_ERR_ALIGN,
                       "align %llu is not a power of two >= 4096", (unsigned long long)align);
@@ -364,7 +365,11 @@ static void *checked_reserve(memwin_op op, void *v, uintptr_t n, uintptr_t align
         p = memwin_gen_alloc(n, stat);
         break;
     case MW_RESERVE_ALIGNED:
-        p = memwin_gen_reserve_aligned(v, n, align, reserved);
+        p = memwin_reserve_aligned_policy(v, n, align, reserved);
+        size = *reserved;
+        break;
+    case MW_RESERVE_ALIGNED_ONE:
+        p = memwin_os_reserve_aligned(v, n, align, reserved);
         size = *reserved;
         break;
     default:
@@ -420,6 +425,7 @@ void *memwin_checked(memwin_op op, void *v, uintptr_t n, uintptr_t extra, sysMem
     trk_lock();
     switch (op) {
     case MW_ALLOC_OS: case MW_ALLOC: case MW_RESERVE_OS: case MW_RESERVE: case MW_RESERVE_ALIGNED:
+    case MW_RESERVE_ALIGNED_ONE:
         return checked_reserve(op, v, n, extra, stat, reserved);
     case MW_FREE_OS: case MW_FREE: case MW_UNRESERVE:
         checked_free(op, v, n, stat);

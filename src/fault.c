@@ -42,6 +42,19 @@ static void *f_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t
     return below()->virtual_alloc(addr, size, type, protect);
 }
 
+static void *f_virtual_alloc_aligned(uintptr_t size, uintptr_t align, uint32_t type,
+                                     uint32_t protect)
+{
+    const memwin_prim *b = below();
+    if (!b->virtual_alloc_aligned) { /* the wrapped table has none */
+        b->set_last_error(MEMWIN_ERROR_CALL_NOT_IMPLEMENTED);
+        return NULL;
+    }
+    if (f_hit(alloc_class(type)))
+        return NULL;
+    return b->virtual_alloc_aligned(size, align, type, protect);
+}
+
 static int f_virtual_free(void *addr, uintptr_t size, uint32_t type)
 {
     if (f_hit(type == MEMWIN_MEM_RELEASE ? MEMWIN_FAULT_RELEASE : MEMWIN_FAULT_DECOMMIT))
@@ -76,7 +89,7 @@ static void f_exit_process(int status)
 
 static const memwin_prim fault_table = {
     f_virtual_alloc, f_virtual_free, f_virtual_query, f_get_last_error,
-    f_set_last_error, f_write_stderr, f_exit_process,
+    f_set_last_error, f_write_stderr, f_exit_process, f_virtual_alloc_aligned,
 };
 
 uint32_t memwin_fault_set(uint32_t ops, uint64_t nth, uint64_t count, uint32_t error)

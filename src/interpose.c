@@ -999,6 +999,7 @@ static void ipr_exit_process(int status)
 static const memwin_prim interpose_table = {
     ipr_alloc,          ipr_free,         ipr_query,        ipr_get_last_error,
     ipr_set_last_error, ipr_write_stderr, ipr_exit_process,
+    NULL, /* no one-call aligned reservation: every reservation goes through VirtualAlloc */
 };
 
 const memwin_prim *memwin_interpose_prim(void)

@@ -236,5 +236,5 @@ void *sysReserveAligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *res
         reserved = &ignored;
     if (memwin_checking())
         return memwin_checked(MW_RESERVE_ALIGNED, v, size, align, NULL, reserved);
-    return memwin_gen_reserve_aligned(v, size, align, reserved);
+    return memwin_reserve_aligned_policy(v, size, align, reserved);
 }

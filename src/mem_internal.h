@@ -30,13 +30,18 @@ int memwin_gen_fault(void *v, uintptr_t n);
 int memwin_gen_map(void *v, uintptr_t n, sysMemStat *stat);
 void *memwin_gen_reserve_aligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *reserved);
 
+/* reserve_aligned.c: the one-call aligned reservation and its policy. */
+void *memwin_os_reserve_aligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *reserved);
+void *memwin_reserve_aligned_policy(void *v, uintptr_t size, uintptr_t align,
+                                    uintptr_t *reserved);
+
 /* checked.c: the mode, and the checked path of every export. */
 int memwin_checking(void);
 typedef enum memwin_op {
     MW_ALLOC_OS, MW_RESERVE_OS, MW_MAP_OS, MW_USED_OS, MW_UNUSED_OS, MW_FAULT_OS, MW_FREE_OS,
     MW_HUGE_OS, MW_NOHUGE_OS, MW_COLLAPSE_OS,
     MW_ALLOC, MW_RESERVE, MW_MAP, MW_USED, MW_UNUSED, MW_FAULT, MW_FREE, MW_UNRESERVE,
-    MW_HUGE, MW_NOHUGE, MW_COLLAPSE, MW_RESERVE_ALIGNED
+    MW_HUGE, MW_NOHUGE, MW_COLLAPSE, MW_RESERVE_ALIGNED, MW_RESERVE_ALIGNED_ONE
 } memwin_op;
 /* Runs op under checked mode: validates arguments and page states, runs
  * Go's logic, updates the tracker.  Returns the pointer result of reserve

@@ -145,9 +145,9 @@ static int emu_overlaps(uintptr_t base, uintptr_t span)
     return r && r->base + r->span > base;
 }
 
-/* Maps span bytes at a 64 KiB boundary, at want if nonzero.  Returns the
- * address or 0 with *err set. */
-static uintptr_t emu_map(uintptr_t want, uintptr_t span, int prot, uint32_t *err)
+/* Maps span bytes at a multiple of align (a power of two >= 64 KiB), at
+ * want if nonzero.  Returns the address or 0 with *err set. */
+static uintptr_t emu_map(uintptr_t want, uintptr_t span, uintptr_t align, int prot, uint32_t *err)
 {
     const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     void *p;
@@ -165,12 +165,11 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t span, int prot, uint32_t *err
         }
         return want;
     }
-    if (emu_low > span && emu_low - span >= EMU_MIN_ADDR) {
-        p = mmap((void *)(emu_low - span), span, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
-        if (p != MAP_FAILED && (uintptr_t)p == emu_low - span) {
-            emu_low = (uintptr_t)p;
-            return emu_low;
-        }
+    if (emu_low > span && ((emu_low - span) & ~(align - 1)) >= EMU_MIN_ADDR) {
+        a = (emu_low - span) & ~(align - 1);
+        p = mmap((void *)a, span, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p != MAP_FAILED && (uintptr_t)p == a)
+            return emu_low = a;
         if (p != MAP_FAILED) /* a kernel that ignores the flag */
             munmap(p, span);
     }
@@ -179,20 +178,24 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t span, int prot, uint32_t *err
         *err = emu_errno_code(errno);
         return 0;
     }
-    if (((uintptr_t)p & (EMU_GRANULE - 1)) == 0)
+    if (((uintptr_t)p & (align - 1)) == 0)
         return emu_low = (uintptr_t)p;
-    /* Unaligned: map a granule more and trim both ends. */
+    /* Unaligned: map align more and trim both ends. */
     munmap(p, span);
-    p = mmap(NULL, span + EMU_GRANULE, prot, flags, -1, 0);
+    if (span + align < span) {
+        *err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+        return 0;
+    }
+    p = mmap(NULL, span + align, prot, flags, -1, 0);
     if (p == MAP_FAILED) {
         *err = emu_errno_code(errno);
         return 0;
     }
-    a = ((uintptr_t)p + EMU_GRANULE - 1) & ~(EMU_GRANULE - 1);
+    a = ((uintptr_t)p + align - 1) & ~(align - 1);
     head = a - (uintptr_t)p;
     if (head)
         munmap(p, head);
-    munmap((void *)(a + span), EMU_GRANULE - head);
+    munmap((void *)(a + span), align - head);
     return emu_low = a;
 }
 
@@ -208,7 +211,8 @@ static int emu_all_pages(const emu_resv *r, uintptr_t first, uintptr_t count, ui
 
 /* ---- the primitives ----------------------------------------------------- */
 
-static void *emu_reserve(uintptr_t addr, uintptr_t size, uint32_t type, uint32_t protect)
+static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32_t type,
+                         uint32_t protect)
 {
     uintptr_t base, end, span, got;
     uint32_t err = 0;
@@ -246,7 +250,7 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uint32_t type, uint32_t
     } else {
         /* Map committed directly when the whole span is the reservation. */
         int direct = commit && span == size;
-        got = emu_map(base, span, direct ? emu_unix_prot(protect) : PROT_NONE, &err);
+        got = emu_map(base, span, align, direct ? emu_unix_prot(protect) : PROT_NONE, &err);
         if (got && commit && !direct && mprotect((void *)got, size, emu_unix_prot(protect)) != 0) {
             munmap((void *)got, span);
             err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
@@ -319,8 +323,22 @@ static void *emu_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32
     }
     /* Commit without an address reserves too, as Windows does. */
     if ((type & MEMWIN_MEM_RESERVE) || addr == NULL)
-        return emu_reserve((uintptr_t)addr, size, type, protect);
+        return emu_reserve((uintptr_t)addr, size, EMU_GRANULE, type, protect);
     return emu_commit((uintptr_t)addr, size, protect);
+}
+
+/* One reservation at a multiple of align: mapped there directly, so no
+ * other thread can come between (Go's sequence releases and re-reserves). */
+static void *emu_virtual_alloc_aligned(uintptr_t size, uintptr_t align, uint32_t type,
+                                       uint32_t protect)
+{
+    const uint32_t known = MEMWIN_MEM_COMMIT | MEMWIN_MEM_RESERVE;
+    if (size == 0 || (type & MEMWIN_MEM_RESERVE) == 0 || (type & ~known) != 0 ||
+        !emu_valid_protect(protect) || align < EMU_GRANULE || (align & (align - 1)) != 0) {
+        emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
+        return NULL;
+    }
+    return emu_reserve(0, size, align, type, protect);
 }
 
 /* Decommits [start, end) of r: fresh PROT_NONE pages, so they read zero
@@ -452,5 +470,5 @@ void memwin_host_yield(void)
 
 const memwin_prim memwin_host_prim = {
     emu_virtual_alloc, emu_virtual_free, emu_virtual_query, emu_get_last_error,
-    emu_set_last_error, emu_write_stderr, emu_exit_process,
+    emu_set_last_error, emu_write_stderr, emu_exit_process, emu_virtual_alloc_aligned,
 };

@@ -1,9 +1,61 @@
 /* The primitive table over kernel32 (included by prim.c on Windows). */
+#include <string.h>
 #include <windows.h>
 
 static void *win_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
 {
     return VirtualAlloc(addr, (SIZE_T)size, type, protect);
+}
+
+/* VirtualAlloc2's address requirement (Windows 10 1803+; Wine has it), with
+ * memwin's own declarations so older SDK headers build too. */
+typedef struct mw_addr_req {
+    void *lowest, *highest;
+    SIZE_T alignment;
+} mw_addr_req;
+typedef struct mw_ext_param {
+    unsigned long long type; /* low 8 bits: the type; 1 = address requirements */
+    union {
+        unsigned long long u64;
+        void *pointer;
+    } value;
+} mw_ext_param;
+typedef void *(WINAPI *mw_va2_fn)(HANDLE, void *, SIZE_T, ULONG, ULONG, mw_ext_param *, ULONG);
+
+static mw_va2_fn win_va2;
+static LONG win_va2_state; /* 0 not looked up, 1 found, 2 missing */
+
+static mw_va2_fn win_va2_get(void)
+{
+    LONG st = InterlockedCompareExchange(&win_va2_state, 0, 0);
+    if (st == 0) {
+        /* Looked up at run time: memwin.dll must load on systems without it. */
+        HMODULE k = GetModuleHandleW(L"kernelbase.dll");
+        FARPROC f = k ? GetProcAddress(k, "VirtualAlloc2") : NULL;
+        if (f)
+            memcpy(&win_va2, &f, sizeof win_va2);
+        InterlockedExchange(&win_va2_state, f ? 1 : 2);
+        st = f ? 1 : 2;
+    }
+    return st == 1 ? win_va2 : NULL;
+}
+
+static void *win_virtual_alloc_aligned(uintptr_t size, uintptr_t align, uint32_t type,
+                                       uint32_t protect)
+{
+    mw_addr_req req;
+    mw_ext_param param;
+    mw_va2_fn va2 = win_va2_get();
+    if (!va2) {
+        SetLastError(MEMWIN_ERROR_CALL_NOT_IMPLEMENTED);
+        return NULL;
+    }
+    memset(&req, 0, sizeof req);
+    memset(&param, 0, sizeof param);
+    req.alignment = (SIZE_T)align;
+    param.type = 1; /* MemExtendedParameterAddressRequirements */
+    param.value.pointer = &req;
+    return va2(GetCurrentProcess(), NULL, (SIZE_T)size, type, protect, &param, 1);
 }
 
 static int win_virtual_free(void *addr, uintptr_t size, uint32_t type)
@@ -59,5 +111,5 @@ void memwin_host_yield(void)
 
 const memwin_prim memwin_host_prim = {
     win_virtual_alloc, win_virtual_free, win_virtual_query, win_get_last_error,
-    win_set_last_error, win_write_stderr, win_exit_process,
+    win_set_last_error, win_write_stderr, win_exit_process, win_virtual_alloc_aligned,
 };

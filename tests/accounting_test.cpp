@@ -74,7 +74,7 @@ void snap_exit(int s)
     snap_below->exit_process(s);
 }
 const memwin_prim snap_table = {snap_alloc, snap_free, snap_query, snap_gle,
-                                snap_sle,   snap_write, snap_exit};
+                                snap_sle,   snap_write, snap_exit, nullptr};
 
 struct SnapScope {
     const memwin_prim *prev;

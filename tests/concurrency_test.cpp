@@ -81,7 +81,13 @@ TEST(Concurrency, EightThreadsChurnWhileOthersUseReadyMemory)
     for (auto &b : bases)
         b.reserve(kIters);
 
+    // Workers start once every steady thread holds its memory and has
+    // checked it once, so the steady checks overlap the churn on any
+    // scheduler (valgrind runs one thread at a time).
+    std::atomic<int> steady_ready{0};
     auto worker = [&](int t) {
+        while (steady_ready.load() < kSteady)
+            std::this_thread::yield();
         for (int i = 0; i < kIters; i++) {
             const uintptr_t n = uintptr_t(1 + (i + t) % 4) * 0x10000, half = n / 2;
             const uint64_t seed = uint64_t(t) << 32 | uint64_t(i);
@@ -132,16 +138,19 @@ TEST(Concurrency, EightThreadsChurnWhileOthersUseReadyMemory)
         uintptr_t v = U(sysAlloc(n, &steady_stat));
         if (!v) {
             fail.add("steady sysAlloc failed");
+            steady_ready.fetch_add(1);
             return;
         }
         uint64_t round = 0;
-        while (!done.load()) {
+        do {
             uint64_t seed = uint64_t(100 + t) << 40 | round++;
             fill_words(v, n, seed);
             if (!check_words(v, n, seed))
                 fail.add("steady memory changed under us");
             steady_rounds.fetch_add(1);
-        }
+            if (round == 1)
+                steady_ready.fetch_add(1);
+        } while (!done.load());
         sysFree(P(v), n, &steady_stat);
     };
 

@@ -409,7 +409,7 @@ void exit_(int s)
 {
     below->exit_process(s);
 }
-const memwin_prim table = {alloc, free_, query, gle, sle, write, exit_};
+const memwin_prim table = {alloc, free_, query, gle, sle, write, exit_, nullptr};
 
 struct Scope {
     const memwin_prim *prev;

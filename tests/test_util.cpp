@@ -92,7 +92,9 @@ FaultGuard::~FaultGuard()
 
 std::string to_string(const PrimCall &c)
 {
-    std::string s = c.op == PrimCall::kAlloc ? "alloc(" : "free(";
+    std::string s = c.op == PrimCall::kAlloc          ? "alloc("
+                    : c.op == PrimCall::kAllocAligned ? "alloc_aligned(align="
+                                                      : "free(";
     s += hex(c.addr) + ", " + hex(c.size) + ", " + hex(c.type) + ") -> " + hex(c.result);
     if (!c.ok())
         s += " err=" + std::to_string(c.error);
@@ -129,6 +131,20 @@ void *r_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
     void *r = rec_below->virtual_alloc(addr, size, type, protect);
     uint32_t err = r ? 0 : rec_below->get_last_error();
     record({PrimCall::kAlloc, U(addr), size, type, U(r), err});
+    if (!r)
+        rec_below->set_last_error(err);
+    return r;
+}
+
+void *r_alloc_aligned(uintptr_t size, uintptr_t align, uint32_t type, uint32_t protect)
+{
+    void *r = nullptr;
+    uint32_t err = MEMWIN_ERROR_CALL_NOT_IMPLEMENTED;
+    if (rec_below->virtual_alloc_aligned) {
+        r = rec_below->virtual_alloc_aligned(size, align, type, protect);
+        err = r ? 0 : rec_below->get_last_error();
+    }
+    record({PrimCall::kAllocAligned, align, size, type, U(r), err});
     if (!r)
         rec_below->set_last_error(err);
     return r;
@@ -179,8 +195,9 @@ void r_exit_process(int status)
     rec_exits.push_back(status);
 }
 
-const memwin_prim rec_table = {r_alloc,          r_free,         r_query,       r_get_last_error,
-                               r_set_last_error, r_write_stderr, r_exit_process};
+const memwin_prim rec_table = {r_alloc,          r_free,         r_query,
+                               r_get_last_error, r_set_last_error, r_write_stderr,
+                               r_exit_process,   r_alloc_aligned};
 } // namespace
 
 PrimRecorder::PrimRecorder(bool capture_process)
@@ -264,7 +281,7 @@ void null_exit(int s)
     memwin_prim_host()->exit_process(s);
 }
 const memwin_prim null_table = {null_alloc, null_free,  null_query, null_gle,
-                                null_sle,   null_write, null_exit};
+                                null_sle,   null_write, null_exit, nullptr};
 } // namespace
 
 NullPrim::NullPrim() : prev_(memwin_prim_set(&null_table))

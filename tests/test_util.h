@@ -85,8 +85,8 @@ struct FaultGuard {
 
 // One primitive call seen by a PrimRecorder.
 struct PrimCall {
-    enum Op { kAlloc, kFree } op;
-    uintptr_t addr;
+    enum Op { kAlloc, kFree, kAllocAligned } op;
+    uintptr_t addr; // kAllocAligned: the alignment asked for
     uintptr_t size;
     uint32_t type;
     uintptr_t result; // alloc: the pointer returned; free: the BOOL

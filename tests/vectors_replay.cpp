@@ -427,7 +427,7 @@ void tr_exit_process(int status) { t_below->exit_process(status); }
 
 const memwin_prim trace_table = {
     tr_virtual_alloc, tr_virtual_free,   tr_virtual_query, tr_get_last_error,
-    tr_set_last_error, tr_write_stderr, tr_exit_process,
+    tr_set_last_error, tr_write_stderr, tr_exit_process, nullptr,
 };
 
 // The injector sits between the tracing table and the host's, so the trace

@@ -223,4 +223,14 @@ done
 
 echo
 echo "robustness: $passed passed, $failed failed in $((SECONDS - start_all)) s"
-[ "$failed" = 0 ] || { echo "robustness: failed steps: ${failures[*]}"; exit 1; }
+if [ "$failed" != 0 ]; then
+    # Repeat each failed step's evidence last, where a truncated log keeps it.
+    for f in "${failures[@]}"; do
+        echo "--- robustness step $f failed; its log: $logdir/robustness-$f.log"
+        grep -n -E '\[  FAILED  \]|FAIL|DIVERGENCE|ERROR|runtime error|SUMMARY|WARNING: ThreadSanitizer|==[0-9]+== +(Invalid|Conditional|Syscall|Mismatched|[0-9,]+ bytes in)|definitely lost|uninitialised' \
+            "$logdir/robustness-$f.log" | head -n 40 | sed 's/^/   ! /'
+        tail -n 30 "$logdir/robustness-$f.log" | sed 's/^/   | /'
+    done
+    echo "robustness: failed steps: ${failures[*]}"
+    exit 1
+fi

@@ -11,6 +11,7 @@ logdir=$root/build/logs
 mkdir -p "$logdir"
 passed=0 failed=0 failures=()
 
+fail_pattern='\[  FAILED  \]|FAILED|FAIL:|DIVERGENCE|runtime error|ERROR: |WARNING: ThreadSanitizer|==[0-9]+== +(Invalid|Conditional|Syscall|Mismatched|Source and destination|[0-9,]+ bytes in)|definitely lost: [1-9]|^--- robustness step'
 stage() { # stage NAME COMMAND...
     local name=$1; shift
     local log=$logdir/$name.log start=$SECONDS
@@ -19,6 +20,9 @@ stage() { # stage NAME COMMAND...
         passed=$((passed + 1)); echo "ok ($((SECONDS - start)) s)"
     else
         failed=$((failed + 1)); failures+=("$name"); echo "FAILED ($((SECONDS - start)) s), log: $log"
+        # What failed first (the log's tail may be a report printed after
+        # the failure), then the tail.
+        grep -E "$fail_pattern" "$log" | head -n 40 | sed 's/^/   ! /'
         tail -n 40 "$log" | sed 's/^/   | /'
     fi
 }

@@ -215,7 +215,7 @@ static uint32_t c_gle(void) { return below->get_last_error(); }
 static void c_sle(uint32_t c) { below->set_last_error(c); }
 static void c_ws(const char *b, size_t l) { below->write_stderr(b, l); }
 static void c_ep(int s) { below->exit_process(s); }
-static const memwin_prim counting = {c_va, c_vf, c_vq, c_gle, c_sle, c_ws, c_ep};
+static const memwin_prim counting = {c_va, c_vf, c_vq, c_gle, c_sle, c_ws, c_ep, NULL};
 
 void gw_memwin_counting(int on)
 {

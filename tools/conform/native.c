@@ -342,7 +342,7 @@ static void mt_exit_process(int status)
 
 static const memwin_prim trace_table = {
     mt_virtual_alloc, mt_virtual_free, mt_virtual_query, mt_get_last_error,
-    mt_set_last_error, mt_write_stderr, mt_exit_process,
+    mt_set_last_error, mt_write_stderr, mt_exit_process, NULL,
 };
 
 int cf_mw_load(const uint16_t *path, char *err, size_t cap)

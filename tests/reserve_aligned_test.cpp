@@ -1,0 +1,353 @@
+// memwin_reserve_aligned (memwin's extra, not Go's): an aligned reservation
+// in one OS call, against Go's release-and-re-reserve sequence
+// (sysReserveAligned), which another thread can beat to the aligned range.
+#include <atomic>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+using namespace mwt;
+
+namespace {
+
+constexpr uintptr_t kAlign = 4 * kMiB, kSize = kMiB;
+
+// Every reservation here must be one whole reservation of exactly size bytes.
+::testing::AssertionResult one_reservation(void *p, uintptr_t size, uintptr_t align)
+{
+    if (!p)
+        return ::testing::AssertionFailure() << "no reservation";
+    if (U(p) % align)
+        return ::testing::AssertionFailure() << P(U(p)) << " is not a multiple of " << align;
+    return region_is(U(p), MEMWIN_MEM_RESERVE, 0, U(p), size);
+}
+
+TEST(ReserveAlignedOneCall, OneCallExactSize)
+{
+    ASSERT_EQ(memwin_reserve_aligned_native(), 1) << "both hosts offer the one-call reservation";
+    for (uintptr_t align : {kGranule * 2, kMiB, kAlign, 64 * kMiB, uintptr_t(1) << 30}) {
+        PrimRecorder rec;
+        uintptr_t reserved = 7;
+        void *p = memwin_reserve_aligned(nullptr, kSize, align, &reserved);
+        std::vector<PrimCall> calls = rec.calls();
+        ASSERT_TRUE(one_reservation(p, kSize, align)) << "align " << align;
+        EXPECT_EQ(reserved, kSize);
+        ASSERT_EQ(calls.size(), 1u) << to_string(calls);
+        EXPECT_EQ(calls[0].op, PrimCall::kAllocAligned);
+        EXPECT_EQ(calls[0].addr, align);
+        EXPECT_EQ(calls[0].type, MEMWIN_MEM_RESERVE);
+        sysFreeOS(p, reserved);
+        EXPECT_EQ(state_of(U(p)), MEMWIN_MEM_FREE);
+    }
+}
+
+TEST(ReserveAlignedOneCall, SmallAlignIsAPlainReservation)
+{
+    // Every reservation starts at a 64 KiB boundary: one VirtualAlloc.
+    PrimRecorder rec;
+    uintptr_t reserved = 0;
+    void *p = memwin_reserve_aligned(nullptr, kSize, kGranule, &reserved);
+    ASSERT_TRUE(one_reservation(p, kSize, kGranule));
+    EXPECT_EQ(reserved, kSize);
+    EXPECT_EQ(rec.count(PrimCall::kAlloc, MEMWIN_MEM_RESERVE), 1u) << to_string(rec.calls());
+    EXPECT_EQ(rec.count(PrimCall::kAllocAligned), 0u);
+    sysFreeOS(p, reserved);
+}
+
+TEST(ReserveAlignedOneCall, AlignedHintFirst)
+{
+    uintptr_t hint = free_area(kSize, kAlign);
+    ASSERT_NE(hint, 0u);
+    PrimRecorder rec;
+    uintptr_t reserved = 0;
+    void *p = memwin_reserve_aligned(P(hint), kSize, kAlign, &reserved);
+    ASSERT_EQ(U(p), hint) << to_string(rec.calls());
+    EXPECT_TRUE(one_reservation(p, kSize, kAlign));
+    EXPECT_EQ(reserved, kSize);
+    ASSERT_EQ(rec.calls().size(), 1u) << to_string(rec.calls());
+    EXPECT_EQ(rec.calls()[0].op, PrimCall::kAlloc);
+    EXPECT_EQ(rec.calls()[0].addr, hint);
+    // The hint taken: the next call falls back to an aligned reservation anywhere.
+    rec.clear();
+    uintptr_t reserved2 = 0;
+    void *q = memwin_reserve_aligned(P(hint), kSize, kAlign, &reserved2);
+    EXPECT_TRUE(one_reservation(q, kSize, kAlign));
+    EXPECT_NE(U(q), hint);
+    EXPECT_EQ(rec.count(PrimCall::kAlloc), 1u) << to_string(rec.calls());
+    EXPECT_EQ(rec.count(PrimCall::kAllocAligned), 1u);
+    sysFreeOS(q, reserved2);
+    sysFreeOS(p, reserved);
+}
+
+TEST(ReserveAlignedOneCall, BadArgumentsFailWithoutCallingTheOS)
+{
+    struct Case {
+        uintptr_t v, size, align;
+    } cases[] = {
+        {0, 0, kAlign},                       // zero size
+        {0, kSize + 1, kAlign},               // not a page multiple
+        {0, kSize, 3 * kMiB},                 // not a power of two
+        {0, kSize, 2048},                     // below a page
+        {0, kSize, 0},                        // zero
+        {0x10001, kSize, kAlign},             // unaligned hint
+        {0, UINTPTR_MAX & ~(kPage - 1), kAlign}, // size + align wraps
+        {UINTPTR_MAX & ~(kPage - 1), 2 * kPage, kAlign}, // v + size wraps
+    };
+    for (const Case &c : cases) {
+        PrimRecorder rec;
+        uintptr_t reserved = 7;
+        EXPECT_EQ(memwin_reserve_aligned(P(c.v), c.size, c.align, &reserved), nullptr)
+            << c.v << " " << c.size << " " << c.align;
+        EXPECT_EQ(reserved, 0u);
+        EXPECT_TRUE(rec.calls().empty()) << to_string(rec.calls());
+    }
+    // A null out-parameter is allowed.
+    void *p = memwin_reserve_aligned(nullptr, kSize, kAlign, nullptr);
+    EXPECT_TRUE(one_reservation(p, kSize, kAlign));
+    sysFreeOS(p, kSize);
+}
+
+TEST(ReserveAlignedOneCall, OSRefusalIsNotRetried)
+{
+    FaultGuard fault(MEMWIN_FAULT_RESERVE, 1, 1, MEMWIN_ERROR_NOT_ENOUGH_MEMORY);
+    uintptr_t reserved = 7;
+    EXPECT_EQ(memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved), nullptr);
+    EXPECT_EQ(reserved, 0u);
+    EXPECT_EQ(memwin_fault_seen(), 1u) << "one call, no fallback to Go's sequence";
+    EXPECT_EQ(memwin_prim_current()->get_last_error(), MEMWIN_ERROR_NOT_ENOUGH_MEMORY);
+}
+
+// The host's table without the aligned entry: an OS that has no such call.
+const memwin_prim *g_host;
+void *h_alloc(void *a, uintptr_t s, uint32_t t, uint32_t p) { return g_host->virtual_alloc(a, s, t, p); }
+int h_free(void *a, uintptr_t s, uint32_t t) { return g_host->virtual_free(a, s, t); }
+uint32_t h_query(const void *a, memwin_region_info *i) { return g_host->virtual_query(a, i); }
+uint32_t h_gle() { return g_host->get_last_error(); }
+void h_sle(uint32_t e) { g_host->set_last_error(e); }
+void h_write(const char *b, size_t n) { g_host->write_stderr(b, n); }
+void h_exit(int s) { g_host->exit_process(s); }
+const memwin_prim no_aligned_table = {h_alloc, h_free, h_query, h_gle, h_sle, h_write, h_exit, nullptr};
+
+TEST(ReserveAlignedOneCall, WithoutTheOSCallRunsGosSequence)
+{
+    g_host = memwin_prim_host();
+    const memwin_prim *prev = memwin_prim_set(&no_aligned_table);
+    EXPECT_EQ(memwin_reserve_aligned_native(), 0);
+    uintptr_t reserved = 0;
+    void *p;
+    std::vector<PrimCall> calls;
+    {
+        PrimRecorder rec;
+        p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
+        calls = rec.calls();
+    }
+    memwin_prim_set(prev);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(U(p) % kAlign, 0u);
+    EXPECT_TRUE(reserved == kSize || reserved == kSize + kAlign) << reserved;
+    EXPECT_TRUE(one_reservation(p, reserved, kAlign));
+    // The recorder reports the missing call, then Go's first reservation.
+    ASSERT_GE(calls.size(), 2u) << to_string(calls);
+    EXPECT_EQ(calls[0].op, PrimCall::kAllocAligned);
+    EXPECT_EQ(calls[0].error, MEMWIN_ERROR_CALL_NOT_IMPLEMENTED);
+    EXPECT_EQ(calls[1].op, PrimCall::kAlloc);
+    EXPECT_EQ(calls[1].size, kSize + kAlign);
+    sysFreeOS(p, reserved);
+}
+
+TEST(ReserveAlignedOneCall, PolicyMakesSysReserveAlignedOneCall)
+{
+    EXPECT_EQ(memwin_set_reserve_aligned_one_call(1), 0) << "Go's sequence is the default";
+    uintptr_t reserved = 0;
+    void *p;
+    {
+        PrimRecorder rec;
+        p = sysReserveAligned(nullptr, kSize, kAlign, &reserved);
+        EXPECT_EQ(rec.calls().size(), 1u) << to_string(rec.calls());
+    }
+    EXPECT_EQ(memwin_set_reserve_aligned_one_call(0), 1);
+    ASSERT_TRUE(one_reservation(p, kSize, kAlign));
+    EXPECT_EQ(reserved, kSize);
+    sysFreeOS(p, reserved);
+    // Back to Go's sequence: its first call reserves size + align.
+    PrimRecorder rec;
+    p = sysReserveAligned(nullptr, kSize, kAlign, &reserved);
+    ASSERT_FALSE(rec.calls().empty());
+    EXPECT_EQ(rec.calls()[0].size, kSize + kAlign) << to_string(rec.calls());
+    sysFreeOS(p, reserved);
+}
+
+struct ModeScope {
+    int prev;
+    explicit ModeScope(int m) : prev(memwin_set_mode(m)) {}
+    ~ModeScope() { memwin_set_mode(prev); }
+};
+
+TEST(ReserveAlignedOneCall, CheckedModeRefusesAndTracks)
+{
+    ModeScope mode(MEMWIN_MODE_RECOVERABLE);
+    uintptr_t reserved = 7;
+    EXPECT_EQ(memwin_reserve_aligned(nullptr, kSize, 3 * kMiB, &reserved), nullptr);
+    EXPECT_EQ(reserved, 0u);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_ALIGN));
+    EXPECT_NE(std::string(memwin_last_error_message()).find("memwin_reserve_aligned"),
+              std::string::npos)
+        << memwin_last_error_message();
+    void *p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
+    ASSERT_TRUE(one_reservation(p, kSize, kAlign));
+    EXPECT_EQ(memwin_last_error(), 0u);
+    // Tracked as Reserved: sysUsedOS before sysMapOS breaks the handshake.
+    sysUsedOS(p, kPage);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_STATE));
+    sysMapOS(p, kSize);
+    sysUsedOS(p, kPage);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    sysFreeOS(p, kSize);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    sysFreeOS(p, kSize);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_NOT_BASE));
+}
+
+// ---- the race Go's sequence can lose ---------------------------------------
+
+// A table that plays the other thread deterministically: right after every
+// release it reserves a granule at the next align boundary inside the range
+// just released, before Go's sequence can re-reserve it.
+const memwin_prim *a_below;
+std::vector<uintptr_t> a_squats;
+void *a_alloc(void *a, uintptr_t s, uint32_t t, uint32_t p) { return a_below->virtual_alloc(a, s, t, p); }
+int a_free(void *a, uintptr_t s, uint32_t t)
+{
+    int ok = a_below->virtual_free(a, s, t);
+    if (ok && t == MEMWIN_MEM_RELEASE) {
+        uintptr_t at = (U(a) + kAlign - 1) & ~(kAlign - 1);
+        void *q = a_below->virtual_alloc(P(at), kGranule, MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE);
+        if (q)
+            a_squats.push_back(U(q));
+    }
+    return ok;
+}
+void *a_alloc_aligned(uintptr_t s, uintptr_t al, uint32_t t, uint32_t p)
+{
+    return a_below->virtual_alloc_aligned(s, al, t, p);
+}
+uint32_t a_query(const void *a, memwin_region_info *i) { return a_below->virtual_query(a, i); }
+uint32_t a_gle() { return a_below->get_last_error(); }
+void a_sle(uint32_t e) { a_below->set_last_error(e); }
+void a_write(const char *b, size_t n) { a_below->write_stderr(b, n); }
+void a_exit(int s) { a_below->exit_process(s); }
+const memwin_prim adversary = {a_alloc, a_free, a_query, a_gle, a_sle, a_write, a_exit, a_alloc_aligned};
+
+struct Adversary {
+    const memwin_prim *prev;
+    Adversary()
+    {
+        a_below = memwin_prim_current();
+        a_squats.clear();
+        prev = memwin_prim_set(&adversary);
+    }
+    ~Adversary()
+    {
+        memwin_prim_set(prev);
+        for (uintptr_t q : a_squats)
+            a_below->virtual_free(P(q), 0, MEMWIN_MEM_RELEASE);
+    }
+};
+
+TEST(ReserveAlignedOneCall, GosSequenceLosesEveryRaceTheOneCallCannotLose)
+{
+    {
+        // Go's sequence: each re-reserve finds the aligned range taken,
+        // until Go gives up with its fatal error after 100 attempts.
+        Adversary adv;
+        FatalCapture fatal;
+        uintptr_t reserved = 7;
+        void *p = sysReserveAligned(nullptr, kSize, kAlign, &reserved);
+        ASSERT_EQ(fatal.count(), 1u) << "squats: " << a_squats.size();
+        EXPECT_EQ(fatal.events()[0].message, "failed to allocate aligned heap memory; too many retries");
+        EXPECT_EQ(p, nullptr);
+        EXPECT_EQ(reserved, 0u);
+        EXPECT_GE(a_squats.size(), 100u);
+    }
+    {
+        // The one call: the adversary never gets a release to act on.
+        Adversary adv;
+        uintptr_t reserved = 0;
+        void *p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
+        EXPECT_TRUE(one_reservation(p, kSize, kAlign));
+        EXPECT_EQ(reserved, kSize);
+        sysFreeOS(p, reserved); // the adversary squats once here, after the fact
+        EXPECT_EQ(a_squats.size(), 1u);
+    }
+}
+
+// Eight threads reserving aligned regions at once, for real.
+struct RaceResult {
+    uint64_t reservations = 0, reserve_calls = 0, lost_races = 0, bad = 0;
+};
+
+RaceResult race(bool one_call)
+{
+    constexpr int kThreads = 8, kIters = 150;
+    PrimRecorder rec;
+    std::atomic<int> ready{0};
+    std::atomic<uint64_t> bad{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; t++)
+        ts.emplace_back([&] {
+            ready++;
+            while (ready.load() < kThreads)
+                std::this_thread::yield();
+            for (int i = 0; i < kIters; i++) {
+                uintptr_t reserved = 0;
+                void *p = one_call ? memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved)
+                                   : sysReserveAligned(nullptr, kSize, kAlign, &reserved);
+                memwin_region_info info{};
+                if (!p || U(p) % kAlign || (one_call && reserved != kSize) ||
+                    (reserved != kSize && reserved != kSize + kAlign) ||
+                    memwin_query(p, &info) != 0 || U(info.allocation_base) != U(p) ||
+                    info.state != MEMWIN_MEM_RESERVE || info.region_size != reserved) {
+                    bad++;
+                    continue;
+                }
+                sysFreeOS(p, reserved);
+            }
+        });
+    for (std::thread &t : ts)
+        t.join();
+    RaceResult r;
+    r.reservations = uint64_t(kThreads) * kIters;
+    r.bad = bad;
+    for (const PrimCall &c : rec.calls()) {
+        if (c.op == PrimCall::kFree)
+            continue;
+        r.reserve_calls++;
+        // Go's re-reserve at the aligned address that came back elsewhere.
+        if (c.op == PrimCall::kAlloc && c.addr != 0 && c.result != c.addr)
+            r.lost_races++;
+    }
+    return r;
+}
+
+TEST(ReserveAlignedOneCall, EightThreadsRace)
+{
+    RaceResult go = race(false), one = race(true);
+    std::printf("  8 threads x 150 aligned reservations (4 MiB align, 1 MiB size):\n"
+                "    Go's sequence: %llu reserve calls, %llu lost races\n"
+                "    one call:      %llu reserve calls, %llu lost races\n",
+                (unsigned long long)go.reserve_calls, (unsigned long long)go.lost_races,
+                (unsigned long long)one.reserve_calls, (unsigned long long)one.lost_races);
+    EXPECT_EQ(go.bad, 0u);
+    EXPECT_EQ(one.bad, 0u);
+    // Go's sequence needs at least one reservation per result, and two
+    // (plus a release) whenever the first one is not aligned, which on
+    // Windows is nearly always.
+    EXPECT_GT(go.reserve_calls, go.reservations);
+    // The one call: exactly one OS call per reservation, nothing to lose.
+    EXPECT_EQ(one.reserve_calls, one.reservations);
+    EXPECT_EQ(one.lost_races, 0u);
+}
+
+} // namespace

@@ -8,13 +8,17 @@
  *   - commit must lie in one reservation (else 487), decommit too (else 87);
  *     release only at a reservation's base with size 0;
  *   - reserved and decommitted pages fault on access (PROT_NONE).
- * Reservations live in an AVL tree keyed by base (logarithmic lookup), each
- * with one state byte per page (0 = reserved, else the commit protection).
+ * Reservations live in an AVL tree keyed by base (ordered questions) and a
+ * granule index (constant-time lookup).  A reservation whose pages all share
+ * one state (0 = reserved, else the commit protection) records just that
+ * state; one byte per page is kept only while an operation has left its
+ * pages in different states, as Go's partial commits of an arena do.
  * Each transition costs at most one system call in the common case.
  * Only reservations made through this table are known: other mappings of
  * the process appear free to VirtualQuery, but a reservation never
  * overlaps them (MAP_FIXED_NOREPLACE). */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -36,15 +40,23 @@
 
 typedef struct emu_resv {
     rtree_node node;         /* keyed by base; first member */
+    rtree_node big;          /* in emu_big_root when span >= EMU_BIG_SPAN */
     uintptr_t base;          /* 64 KiB aligned */
     uintptr_t size;          /* page multiple: the reservation proper */
-    uintptr_t span;          /* 64 KiB multiple: what is mapped and owned */
+    uintptr_t span;          /* 64 KiB multiple: the granules owned */
     uint32_t alloc_protect;  /* protection given at reservation */
+    uint8_t uniform;         /* the state of every page while pages is NULL */
     uint8_t *pages;          /* per page: 0 reserved, else PAGE_* committed */
 } emu_resv;
 
 static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
 static rtree_node *emu_root;
+/* Reservations of 1 MiB or more are found through their own tree instead of
+ * the granule index, so reserving and releasing them costs the same at any
+ * size (a 64 MiB one would otherwise write 1024 index slots each time);
+ * there are few of them, so the tree stays shallow. */
+#define EMU_BIG_SPAN ((uintptr_t)1 << 20)
+static rtree_node *emu_big_root;
 /* Where the last reservation without an address went: the next one is
  * tried just below it, already 64 KiB aligned, so a reservation costs one
  * mmap instead of map-trim-trim.  Released ranges are not handed out again
@@ -73,6 +85,29 @@ static emu_resv *emu_above(uintptr_t addr)
 #define EMU_LEAF_BITS 12
 #define EMU_LEAVES (1u << (47 - 16 - EMU_LEAF_BITS))
 static emu_resv **emu_index[EMU_LEAVES];
+/* Granules in use per leaf: an empty leaf goes back to a small cache of
+ * zeroed leaves (they are all NULL again), so reservations that keep moving
+ * through the address space reuse warm memory instead of faulting in fresh
+ * pages for every new leaf (at most 64 leaves, 2 MiB, are kept). */
+static uint16_t emu_leaf_used[EMU_LEAVES];
+#define EMU_LEAF_CACHE 64
+static emu_resv **emu_leaf_cache[EMU_LEAF_CACHE];
+static unsigned emu_leaf_cached;
+
+static emu_resv **emu_leaf_new(void)
+{
+    if (emu_leaf_cached)
+        return emu_leaf_cache[--emu_leaf_cached];
+    return (emu_resv **)calloc((size_t)1 << EMU_LEAF_BITS, sizeof(emu_resv *));
+}
+
+static void emu_leaf_drop(emu_resv **leaf)
+{
+    if (emu_leaf_cached < EMU_LEAF_CACHE)
+        emu_leaf_cache[emu_leaf_cached++] = leaf;
+    else
+        free(leaf);
+}
 
 static emu_resv *emu_index_get(uintptr_t addr)
 {
@@ -90,17 +125,25 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
 {
     uintptr_t g, end = (base + span) >> 16;
     for (g = base >> 16; g < end; g++) {
-        emu_resv ***leaf = &emu_index[g >> EMU_LEAF_BITS];
+        uintptr_t l = g >> EMU_LEAF_BITS;
+        emu_resv ***leaf = &emu_index[l], **slot;
         if (!*leaf) {
             if (!r)
                 continue;
-            *leaf = (emu_resv **)calloc((size_t)1 << EMU_LEAF_BITS, sizeof **leaf);
+            *leaf = emu_leaf_new();
             if (!*leaf) {
                 emu_index_set(base, (g << 16) - base, NULL);
                 return 0;
             }
         }
-        (*leaf)[g & ((1u << EMU_LEAF_BITS) - 1)] = r;
+        slot = &(*leaf)[g & ((1u << EMU_LEAF_BITS) - 1)];
+        if (!*slot != !r)
+            emu_leaf_used[l] = (uint16_t)(emu_leaf_used[l] + (r ? 1 : -1));
+        *slot = r;
+        if (!r && emu_leaf_used[l] == 0) {
+            emu_leaf_drop(*leaf);
+            *leaf = NULL;
+        }
     }
     return 1;
 }
@@ -109,7 +152,29 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
 static emu_resv *emu_find(uintptr_t addr)
 {
     emu_resv *r = emu_index_get(addr);
+    if (!r && emu_big_root) {
+        rtree_node *n = rtree_floor(emu_big_root, addr);
+        r = n ? (emu_resv *)(void *)((char *)n - offsetof(emu_resv, big)) : NULL;
+    }
     return (r && addr - r->base < r->size) ? r : NULL;
+}
+
+/* Makes r findable by address (index or big tree); 0 if out of memory. */
+static int emu_track(emu_resv *r)
+{
+    if (r->span < EMU_BIG_SPAN)
+        return emu_index_set(r->base, r->span, r);
+    r->big.key = r->base;
+    emu_big_root = rtree_insert(emu_big_root, &r->big);
+    return 1;
+}
+
+static void emu_untrack(emu_resv *r)
+{
+    if (r->span < EMU_BIG_SPAN)
+        emu_index_set(r->base, r->span, NULL);
+    else
+        emu_big_root = rtree_remove(emu_big_root, r->base);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -145,21 +210,41 @@ static int emu_overlaps(uintptr_t base, uintptr_t span)
     return r && r->base + r->span > base;
 }
 
-/* Maps span bytes at a multiple of align (a power of two >= 64 KiB), at
- * want if nonzero.  Returns the address or 0 with *err set. */
-static uintptr_t emu_map(uintptr_t want, uintptr_t span, uintptr_t align, int prot, uint32_t *err)
+/* After a reservation the kernel placed at a: the next ones are tried from
+ * 64 GiB below it, away from where the kernel places the process's other
+ * mappings (top-down, just below its latest ones), which would otherwise
+ * take the very address tried next and cost a failed call plus a trimmed
+ * placement each time.  Returns a. */
+#define EMU_ZONE_GAP ((uintptr_t)64 << 30)
+static uintptr_t emu_zone(uintptr_t a)
+{
+    emu_low = a > 4 * EMU_ZONE_GAP ? a - EMU_ZONE_GAP : a;
+    return a;
+}
+
+/* Maps len bytes (a page multiple) at a multiple of align (a power of two
+ * >= 64 KiB) whose granules, span bytes, no reservation owns; at want if
+ * nonzero.  Only the reservation's own pages are mapped, not the rest of its
+ * last granule: a commit of a small reservation then changes a whole kernel
+ * mapping instead of splitting one.  The rest of the granule can hold no
+ * other reservation (bases are granule-aligned and that granule's first page
+ * is mapped), only unrelated mappings of the process, which Windows would
+ * not have and which no call here touches.  Returns the address or 0 with
+ * *err set. */
+static uintptr_t emu_map(uintptr_t want, uintptr_t len, uintptr_t span, uintptr_t align, int prot,
+                         uint32_t *err)
 {
     const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     void *p;
     uintptr_t a, head;
     if (want) {
-        p = mmap((void *)want, span, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        p = mmap((void *)want, len, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
         if (p == MAP_FAILED) {
             *err = emu_errno_code(errno);
             return 0;
         }
         if ((uintptr_t)p != want) { /* a kernel that ignores the flag */
-            munmap(p, span);
+            munmap(p, len);
             *err = MEMWIN_ERROR_INVALID_ADDRESS;
             return 0;
         }
@@ -167,26 +252,26 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t span, uintptr_t align, int pr
     }
     if (emu_low > span && ((emu_low - span) & ~(align - 1)) >= EMU_MIN_ADDR) {
         a = (emu_low - span) & ~(align - 1);
-        p = mmap((void *)a, span, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        p = mmap((void *)a, len, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
         if (p != MAP_FAILED && (uintptr_t)p == a)
             return emu_low = a;
         if (p != MAP_FAILED) /* a kernel that ignores the flag */
-            munmap(p, span);
+            munmap(p, len);
     }
-    p = mmap(NULL, span, prot, flags, -1, 0);
+    p = mmap(NULL, len, prot, flags, -1, 0);
     if (p == MAP_FAILED) {
         *err = emu_errno_code(errno);
         return 0;
     }
     if (((uintptr_t)p & (align - 1)) == 0)
-        return emu_low = (uintptr_t)p;
+        return emu_zone((uintptr_t)p);
     /* Unaligned: map align more and trim both ends. */
-    munmap(p, span);
-    if (span + align < span) {
+    munmap(p, len);
+    if (len + align < len) {
         *err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
         return 0;
     }
-    p = mmap(NULL, span + align, prot, flags, -1, 0);
+    p = mmap(NULL, len + align, prot, flags, -1, 0);
     if (p == MAP_FAILED) {
         *err = emu_errno_code(errno);
         return 0;
@@ -195,18 +280,54 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t span, uintptr_t align, int pr
     head = a - (uintptr_t)p;
     if (head)
         munmap(p, head);
-    munmap((void *)(a + span), align - head);
-    return emu_low = a;
+    munmap((void *)(a + len), align - head);
+    return emu_zone(a);
+}
+
+/* The state of page i of r. */
+static uint8_t emu_page(const emu_resv *r, uintptr_t i)
+{
+    return r->pages ? r->pages[i] : r->uniform;
 }
 
 /* Returns 1 if every page in [first, first+count) has state s. */
 static int emu_all_pages(const emu_resv *r, uintptr_t first, uintptr_t count, uint8_t s)
 {
     uintptr_t i;
+    if (!r->pages)
+        return r->uniform == s;
     for (i = 0; i < count; i++)
         if (r->pages[first + i] != s)
             return 0;
     return 1;
+}
+
+/* Before a system call on pages [first, first+count) of r: gives r its
+ * per-page array if the call covers only part of it.  Returns 0 when the
+ * array cannot be allocated (nothing is changed then). */
+static int emu_pages_ready(emu_resv *r, uintptr_t first, uintptr_t count)
+{
+    uintptr_t n = r->size / EMU_PAGE;
+    if (r->pages || (first == 0 && count == n))
+        return 1;
+    r->pages = (uint8_t *)malloc(n);
+    if (!r->pages)
+        return 0;
+    memset(r->pages, r->uniform, n);
+    return 1;
+}
+
+/* After the system call: records state s on [first, first+count).  A call
+ * over the whole reservation makes its pages uniform again. */
+static void emu_pages_set(emu_resv *r, uintptr_t first, uintptr_t count, uint8_t s)
+{
+    if (first == 0 && count == r->size / EMU_PAGE) {
+        free(r->pages);
+        r->pages = NULL;
+        r->uniform = s;
+    } else {
+        memset(r->pages + first, s, count);
+    }
 }
 
 /* ---- the primitives ----------------------------------------------------- */
@@ -236,10 +357,7 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
     size = end - base;
     span = (size + EMU_GRANULE - 1) & ~(EMU_GRANULE - 1);
     r = (emu_resv *)calloc(1, sizeof *r);
-    if (r)
-        r->pages = (uint8_t *)calloc(size / EMU_PAGE, 1);
-    if (!r || !r->pages) {
-        free(r);
+    if (!r) {
         emu_last_error = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
         return NULL;
     }
@@ -248,33 +366,26 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
         err = MEMWIN_ERROR_INVALID_ADDRESS;
         got = 0;
     } else {
-        /* Map committed directly when the whole span is the reservation. */
-        int direct = commit && span == size;
-        got = emu_map(base, span, align, direct ? emu_unix_prot(protect) : PROT_NONE, &err);
-        if (got && commit && !direct && mprotect((void *)got, size, emu_unix_prot(protect)) != 0) {
-            munmap((void *)got, span);
-            err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
-            got = 0;
-        }
-    }
-    if (got && !emu_index_set(got, span, r)) {
-        munmap((void *)got, span);
-        err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
-        got = 0;
+        got = emu_map(base, size, span, align, commit ? emu_unix_prot(protect) : PROT_NONE, &err);
     }
     if (got) {
         r->base = got;
         r->size = size;
         r->span = span;
+        if (!emu_track(r)) {
+            munmap((void *)got, size);
+            err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+            got = 0;
+        }
+    }
+    if (got) {
         r->alloc_protect = protect;
-        if (commit)
-            memset(r->pages, (int)protect, size / EMU_PAGE);
+        r->uniform = commit ? (uint8_t)protect : 0;
         r->node.key = got;
         emu_root = rtree_insert(emu_root, &r->node);
     }
     pthread_mutex_unlock(&emu_lock);
     if (!got) {
-        free(r->pages);
         free(r);
         emu_last_error = err;
         return NULL;
@@ -300,10 +411,11 @@ static void *emu_commit(uintptr_t addr, uintptr_t size, uint32_t protect)
         first = (start - r->base) / EMU_PAGE;
         count = (end - start) / EMU_PAGE;
         if (!emu_all_pages(r, first, count, (uint8_t)protect)) {
-            if (mprotect((void *)start, end - start, emu_unix_prot(protect)) != 0)
+            if (!emu_pages_ready(r, first, count) ||
+                mprotect((void *)start, end - start, emu_unix_prot(protect)) != 0)
                 err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
             else
-                memset(r->pages + first, (int)protect, count);
+                emu_pages_set(r, first, count, (uint8_t)protect);
         }
     }
     pthread_mutex_unlock(&emu_lock);
@@ -349,11 +461,13 @@ static uint32_t emu_decommit(emu_resv *r, uintptr_t start, uintptr_t end)
     void *p;
     if (emu_all_pages(r, first, count, 0))
         return 0;
+    if (!emu_pages_ready(r, first, count))
+        return MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
     p = mmap((void *)start, end - start, PROT_NONE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     if (p == MAP_FAILED)
         return MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
-    memset(r->pages + first, 0, count);
+    emu_pages_set(r, first, count, 0);
     return 0;
 }
 
@@ -375,11 +489,11 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
         if (start != r->base) {
             err = MEMWIN_ERROR_INVALID_ADDRESS;
         } else if (type == MEMWIN_MEM_RELEASE) {
-            if (munmap((void *)r->base, r->span) != 0) {
+            if (munmap((void *)r->base, r->size) != 0) {
                 err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
             } else {
                 emu_root = rtree_remove(emu_root, r->base);
-                emu_index_set(r->base, r->span, NULL);
+                emu_untrack(r);
                 gone = r;
             }
         } else {
@@ -415,7 +529,9 @@ static uint32_t emu_virtual_query(const void *addr, memwin_region_info *info)
     info->base = (void *)page;
     if (r) {
         uintptr_t i = (page - r->base) / EMU_PAGE, n = r->size / EMU_PAGE, j = i;
-        uint8_t s = r->pages[i];
+        uint8_t s = emu_page(r, i);
+        if (!r->pages)
+            j = n;
         while (j < n && r->pages[j] == s)
             j++;
         info->allocation_base = (void *)r->base;

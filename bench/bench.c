@@ -1007,10 +1007,10 @@ static void suite_fallback(void)
     }
 }
 
-/* ---- aligned: sysReserveAligned against a one-call aligned reservation ------ */
+/* ---- aligned: sysReserveAligned against memwin_reserve_aligned (one call) -- */
 
-enum al_variant { AL_MEMWIN, AL_RAWLOOP, AL_RAWTRIM, AL_PROTO, NAL };
-static const char *const al_name[] = {"memwin", "rawloop", "rawtrim", "proto"};
+enum al_variant { AL_MEMWIN, AL_RAWLOOP, AL_RAWTRIM, AL_ONECALL, NAL };
+static const char *const al_name[] = {"memwin", "rawloop", "rawtrim", "onecall"};
 
 /* Go's Windows strategy over the raw primitives: reserve size+align; if
  * unaligned, release and re-reserve exactly size at the aligned address;
@@ -1044,15 +1044,6 @@ static void *rawtrim_reserve(size_t size, size_t align)
     (void)size, (void)align;
     return NULL;
 }
-static void *proto_reserve_aligned(size_t size, size_t align)
-{
-    (void)size, (void)align;
-    return NULL;
-}
-static void proto_release(void *p)
-{
-    (void)p;
-}
 #else
 static const int have_trim = 1;
 /* Reserve size+align, unmap the unaligned head and the tail: no window in
@@ -1071,55 +1062,6 @@ static void *rawtrim_reserve(size_t size, size_t align)
     return (void *)a;
 }
 
-/* The proposed emulation primitive, as prim_linux.c's emu_reserve would do
- * it: record and page-state bytes allocated first, then under the table's
- * lock one mmap of size+align, the trim, and the insertion. */
-typedef struct proto_resv {
-    rtree_node node;
-    uintptr_t base, size, span;
-    uint32_t alloc_protect;
-    uint8_t *pages;
-} proto_resv;
-static pthread_mutex_t proto_lock = PTHREAD_MUTEX_INITIALIZER;
-static rtree_node *proto_root;
-
-static void *proto_reserve_aligned(size_t size, size_t align)
-{
-    proto_resv *r = (proto_resv *)calloc(1, sizeof *r);
-    uintptr_t p, a, head;
-    if (!r || !(r->pages = (uint8_t *)calloc(size / 4096, 1)))
-        die("out of memory");
-    pthread_mutex_lock(&proto_lock);
-    p = (uintptr_t)mmap(NULL, size + align, PROT_NONE, RAW_FLAGS, -1, 0);
-    if (p == (uintptr_t)MAP_FAILED)
-        die("proto mmap failed");
-    a = (p + align - 1) & ~(uintptr_t)(align - 1);
-    head = a - p;
-    if (head)
-        munmap((void *)p, head);
-    if (align - head)
-        munmap((void *)(a + size), align - head);
-    r->base = r->node.key = a;
-    r->size = r->span = size;
-    r->alloc_protect = MEMWIN_PAGE_READWRITE;
-    proto_root = rtree_insert(proto_root, &r->node);
-    pthread_mutex_unlock(&proto_lock);
-    return (void *)a;
-}
-
-static void proto_release(void *v)
-{
-    proto_resv *r;
-    pthread_mutex_lock(&proto_lock);
-    r = (proto_resv *)rtree_floor(proto_root, (uintptr_t)v);
-    if (!r || r->base != (uintptr_t)v)
-        die("proto release of an unknown base");
-    munmap(v, r->span);
-    proto_root = rtree_remove(proto_root, r->base);
-    pthread_mutex_unlock(&proto_lock);
-    free(r->pages);
-    free(r);
-}
 #endif
 
 static void worker_aligned(void *arg)
@@ -1153,8 +1095,10 @@ static void worker_aligned(void *arg)
             raw_release(p, w->n);
             break;
         default:
-            p = proto_reserve_aligned(w->n, w->align);
-            proto_release(p);
+            p = memwin_reserve_aligned(NULL, w->n, w->align, &reserved);
+            if (!p || reserved != w->n)
+                die("memwin_reserve_aligned failed");
+            sysFreeOS(p, reserved);
             break;
         }
     }
@@ -1184,7 +1128,7 @@ static void suite_aligned(void)
                     struct worker ws[8];
                     uint64_t t;
                     int counting = rep == reps;
-                    if ((v == AL_RAWTRIM || v == AL_PROTO) && !have_trim)
+                    if (v == AL_RAWTRIM && !have_trim)
                         continue;
                     memset(ws, 0, sizeof ws);
                     for (i = 0; i < nt; i++) {

@@ -356,7 +356,7 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
     }
     size = end - base;
     span = (size + EMU_GRANULE - 1) & ~(EMU_GRANULE - 1);
-    r = (emu_resv *)calloc(1, sizeof *r);
+    r = (emu_resv *)malloc(sizeof *r); /* every field is set below */
     if (!r) {
         emu_last_error = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
         return NULL;
@@ -381,6 +381,7 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
     if (got) {
         r->alloc_protect = protect;
         r->uniform = commit ? (uint8_t)protect : 0;
+        r->pages = NULL;
         r->node.key = got;
         emu_root = rtree_insert(emu_root, &r->node);
     }

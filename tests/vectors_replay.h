@@ -8,23 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "vecfmt.h"
+
 namespace memwin_vectors {
 
-struct Step {
-    int line = 0;
-    std::string text; // as written, spaces normalised
-    bool fatal = false;
-    std::string bind;
-    std::string op;
-    std::vector<std::string> args;
-};
-
-struct Scenario {
-    std::string name;
-    std::string desc;
-    std::string since;
-    std::vector<Step> steps;
-};
+// The vector format (parsing, formatting) is shared with memwin-conform.
+using Step = memwin_vecfmt::Step;
+using Scenario = memwin_vecfmt::Scenario;
 
 // Directory of the scenario files (MEMWIN_VECTORS_DIR, as a Wine path on
 // Windows builds).

@@ -4,8 +4,8 @@ package main
 
 // Running a scenario on one side and recording the observations.  Every
 // observation is address-independent: offsets from named regions, deltas,
-// booleans.  tests/vectors_replay.cpp implements the same rules for the
-// native library; keep the two in step (tests/vectors/FORMAT.md).
+// booleans.  tools/vecfmt implements the same rules in C++ for the native
+// replay and memwin-conform; keep the two in step (tests/vectors/FORMAT.md).
 
 /*
 #include <stdlib.h>

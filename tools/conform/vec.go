@@ -3,8 +3,8 @@
 package main
 
 // Reading scenario files (tests/vectors/*.vec); the format is documented in
-// tests/vectors/FORMAT.md.  The C++ replay (tests/vectors_replay.cpp) reads
-// the same files and must stay in step with this file and exec.go.
+// tests/vectors/FORMAT.md.  The C++ reader (tools/vecfmt) reads the same
+// files and must stay in step with this file and exec.go.
 
 import (
 	"bufio"

@@ -2,9 +2,11 @@
 // any implementation of Go's Windows memory layer given as a shared library,
 // calling its exports through libffi with the signatures of
 // tests/vectors/manifest.txt, and compares the observations with the goldens.
-// Observation rules follow tests/vectors_replay.cpp (and tools/conform).
+// The vector format is tools/vecfmt (shared with tests/vectors_replay.cpp).
 // See README.md next to this file.
 #include <ffi.h>
+
+#include "vecfmt.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -19,7 +21,6 @@
 #include <string>
 #include <vector>
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
@@ -35,16 +36,13 @@
 
 namespace {
 
+using namespace memwin_vecfmt;
 using std::map;
 using std::string;
 using std::vector;
 
 // ---- ABI mirrors (include/memwin.h, include/memwin_prim.h) ----------------
-
-const uint32_t MEM_COMMIT = 0x1000, MEM_RESERVE = 0x2000, MEM_FREE = 0x10000;
-const uint32_t MEM_DECOMMIT = 0x4000, MEM_RELEASE = 0x8000;
-const uint32_t PAGE_READWRITE = 4;
-const uint32_t F_RESERVE = 1, F_COMMIT = 2, F_ALLOC = 4, F_DECOMMIT = 8, F_RELEASE = 16;
+// (the MEM_*, PAGE_* and fault class values are in vecfmt.h)
 
 struct RegionInfo {
     void *base;
@@ -65,246 +63,6 @@ struct Prim {
     void (*exit_process)(int);
 };
 
-// ---- small helpers (as in vectors_replay.cpp) --------------------------------
-
-vector<string> fields_of(const string &line)
-{
-    vector<string> f;
-    std::istringstream in(line);
-    string w;
-    while (in >> w)
-        f.push_back(w);
-    return f;
-}
-
-string join(const vector<string> &v, size_t from = 0)
-{
-    string s;
-    for (size_t i = from; i < v.size(); i++) {
-        if (i > from)
-            s += ' ';
-        s += v[i];
-    }
-    return s;
-}
-
-bool is_ident(const string &s)
-{
-    if (s.empty() || s == "nil" || s == "stat")
-        return false;
-    for (size_t i = 0; i < s.size(); i++) {
-        char c = s[i];
-        bool ok = c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                  (i > 0 && c >= '0' && c <= '9');
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-bool parse_number(const string &s, uint64_t &out)
-{
-    uint64_t mult = 1;
-    string body = s;
-    if (!s.empty()) {
-        switch (s.back()) {
-        case 'K': mult = 1ull << 10; break;
-        case 'M': mult = 1ull << 20; break;
-        case 'G': mult = 1ull << 30; break;
-        case 'p': mult = 4096; break;
-        }
-        if (mult != 1)
-            body = s.substr(0, s.size() - 1);
-    }
-    int base = 10;
-    if (body.size() > 2 && body[0] == '0' && body[1] == 'x') {
-        body = body.substr(2);
-        base = 16;
-    }
-    if (body.empty())
-        return false;
-    uint64_t v = 0;
-    for (char c : body) {
-        int d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (base == 16 && c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (base == 16 && c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            return false;
-        if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
-            return false;
-        v = v * (uint64_t)base + (uint64_t)d;
-    }
-    if (mult != 1 && v > UINT64_MAX / mult)
-        return false;
-    out = v * mult;
-    return true;
-}
-
-bool split_addr(const string &s, string &name, int64_t &off)
-{
-    name.clear();
-    off = 0;
-    if (s == "nil")
-        return true;
-    uint64_t v;
-    if (!s.empty() && s[0] >= '0' && s[0] <= '9') {
-        if (!parse_number(s, v))
-            return false;
-        off = (int64_t)v;
-        return true;
-    }
-    size_t i = s.find_first_of("+-");
-    if (i == string::npos) {
-        name = s;
-        return is_ident(s);
-    }
-    name = s.substr(0, i);
-    if (!is_ident(name) || !parse_number(s.substr(i + 1), v))
-        return false;
-    off = (int64_t)(s[i] == '-' ? ~v + 1 : v);
-    return true;
-}
-
-bool parse_classes(const string &s, uint32_t &out)
-{
-    static const map<string, uint32_t> bits = {
-        {"reserve", F_RESERVE}, {"commit", F_COMMIT},   {"alloc", F_ALLOC},
-        {"decommit", F_DECOMMIT}, {"release", F_RELEASE},
-    };
-    out = 0;
-    std::stringstream in(s);
-    string w;
-    while (std::getline(in, w, ',')) {
-        auto it = bits.find(w);
-        if (it == bits.end())
-            return false;
-        out |= it->second;
-    }
-    return out != 0;
-}
-
-string fmt_size(uint64_t v)
-{
-    if (v == 0)
-        return "0";
-    if (v % (1ull << 30) == 0)
-        return std::to_string(v >> 30) + "G";
-    if (v % (1ull << 20) == 0)
-        return std::to_string(v >> 20) + "M";
-    if (v % (1ull << 10) == 0)
-        return std::to_string(v >> 10) + "K";
-    return std::to_string(v);
-}
-
-string fmt_delta(uint64_t d)
-{
-    if ((int64_t)d < 0)
-        return "-" + fmt_size(~d + 1);
-    return "+" + fmt_size(d);
-}
-
-string fmt_calls(const string &letters, size_t n)
-{
-    if (n == 0)
-        return "-";
-    if (n <= 120 && letters.size() == n)
-        return letters;
-    string head = letters.substr(0, 60), tail;
-    if (letters.size() == n && n > 100)
-        tail = letters.substr(n - 40);
-    return head + "..." + tail + "(" + std::to_string(n) + " calls)";
-}
-
-string state_name(uint32_t s)
-{
-    switch (s) {
-    case MEM_COMMIT: return "commit";
-    case MEM_RESERVE: return "reserve";
-    case MEM_FREE: return "free";
-    }
-    char b[32];
-    snprintf(b, sizeof b, "state0x%x", s);
-    return b;
-}
-
-string prot_name(uint32_t p)
-{
-    switch (p) {
-    case 0: return "0";
-    case 1: return "noaccess";
-    case 2: return "readonly";
-    case 4: return "rw";
-    }
-    char b[32];
-    snprintf(b, sizeof b, "0x%x", p);
-    return b;
-}
-
-uintptr_t low_align(uintptr_t p)
-{
-    uintptr_t a = p & (~p + 1);
-    if (a > 65536 || a == 0)
-        a = 65536;
-    return a;
-}
-
-// Fault-free probe: the kernel answers EFAULT instead of faulting when a pipe
-// transfer touches an inaccessible page.
-int probe(uintptr_t addr)
-{
-    static int fds[2] = {-1, -1};
-    if (fds[0] < 0 && pipe(fds) != 0)
-        return 0;
-    if (write(fds[1], (const void *)addr, 1) != 1)
-        return 0;
-    int r = 1;
-    if (read(fds[0], (void *)addr, 1) == 1) {
-        r |= 2;
-    } else {
-        char tmp;
-        (void)!read(fds[0], &tmp, 1);
-    }
-    return r;
-}
-
-bool is_zero(uintptr_t a, uintptr_t n)
-{
-    const volatile unsigned char *p = (const volatile unsigned char *)a;
-    for (uintptr_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
-vector<string> fatal_lines(const string &text)
-{
-    vector<string> out;
-    string t;
-    for (char c : text)
-        if (c != '\r')
-            t += c;
-    size_t pos = 0;
-    while (pos <= t.size()) {
-        size_t nl = t.find('\n', pos);
-        string l = t.substr(pos, nl == string::npos ? string::npos : nl - pos);
-        pos = nl == string::npos ? t.size() + 1 : nl + 1;
-        if (l.empty() && out.empty())
-            continue;
-        out.push_back(l);
-        if (l.rfind("fatal error: ", 0) == 0)
-            return out;
-    }
-    while (!out.empty() && out.back().empty())
-        out.pop_back();
-    if (out.size() > 20)
-        out.resize(20);
-    return out;
-}
-
 string json_str(const string &s)
 {
     string o = "\"";
@@ -321,60 +79,6 @@ string json_str(const string &s)
         }
     }
     return o + "\"";
-}
-
-// ---- operations ------------------------------------------------------------
-
-enum RetKind { kVoid, kPtr, kBool, kAligned };
-
-struct OpInfo {
-    const char *name;
-    const char *args; // v address, n size, s stat, N name, o classes; '|' optional after
-    RetKind ret;
-    bool harness;
-};
-
-const OpInfo kOps[] = {
-    {"sysAllocOS", "n", kPtr, false},
-    {"sysUnusedOS", "vn", kVoid, false},
-    {"sysUsedOS", "vn", kVoid, false},
-    {"sysHugePageOS", "vn", kVoid, false},
-    {"sysNoHugePageOS", "vn", kVoid, false},
-    {"sysHugePageCollapseOS", "vn", kVoid, false},
-    {"sysFreeOS", "vn", kVoid, false},
-    {"sysFaultOS", "vn", kVoid, false},
-    {"sysReserveOS", "vn", kPtr, false},
-    {"sysMapOS", "vn", kVoid, false},
-    {"needZeroAfterSysUnusedOS", "", kBool, false},
-    {"sysAlloc", "ns", kPtr, false},
-    {"sysUnused", "vn", kVoid, false},
-    {"sysUsed", "vnn", kVoid, false},
-    {"sysHugePage", "vn", kVoid, false},
-    {"sysNoHugePage", "vn", kVoid, false},
-    {"sysHugePageCollapse", "vn", kVoid, false},
-    {"sysFree", "vns", kVoid, false},
-    {"sysFault", "vn", kVoid, false},
-    {"sysReserve", "vn", kPtr, false},
-    {"sysMap", "vns", kVoid, false},
-    {"sysUnreserve", "vn", kVoid, false},
-    {"sysReserveAligned", "vnn", kAligned, false},
-    {"needZeroAfterSysUnused", "", kBool, false},
-    {"free", "Nn|n", kVoid, true},
-    {"region", "Nvn", kVoid, true},
-    {"drop", "N", kVoid, true},
-    {"fill", "vn", kVoid, true},
-    {"setstat", "n", kVoid, true},
-    {"fault", "onnn", kVoid, true},
-    {"nofault", "", kVoid, true},
-    {"squat", "nn", kVoid, true},
-};
-
-const OpInfo *find_op(const string &name)
-{
-    for (const OpInfo &op : kOps)
-        if (name == op.name)
-            return &op;
-    return nullptr;
 }
 
 // ---- manifest ----------------------------------------------------------------
@@ -482,19 +186,6 @@ bool ret_fits(RetKind r, const string &t)
 
 // ---- scenarios ---------------------------------------------------------------
 
-struct Step {
-    int line = 0;
-    string text;
-    bool fatal = false;
-    string bind, op;
-    vector<string> args;
-};
-
-struct Scenario {
-    string name, desc, since;
-    vector<Step> steps;
-};
-
 bool load_scenario(const string &dir, const string &name, Scenario &sc, string &err)
 {
     string path = dir + "/" + name + ".vec";
@@ -503,89 +194,7 @@ bool load_scenario(const string &dir, const string &name, Scenario &sc, string &
         err = path + ": cannot open";
         return false;
     }
-    sc = Scenario();
-    sc.name = name;
-    string raw;
-    int ln = 0;
-    auto bad = [&](const string &m) {
-        err = path + ":" + std::to_string(ln) + ": " + m;
-        return false;
-    };
-    while (std::getline(in, raw)) {
-        ln++;
-        size_t h = raw.find('#');
-        if (h != string::npos)
-            raw.resize(h);
-        vector<string> f = fields_of(raw);
-        if (f.empty())
-            continue;
-        if (f[0] == "desc") {
-            sc.desc = join(f, 1);
-            continue;
-        }
-        if (f[0] == "since") {
-            if (f.size() != 2)
-                return bad("since wants one version");
-            sc.since = f[1];
-            continue;
-        }
-        Step st;
-        st.line = ln;
-        st.text = join(f);
-        size_t k = 0;
-        if (f[k] == "fatal") {
-            st.fatal = true;
-            k++;
-        }
-        if (f.size() >= k + 2 && f[k + 1] == "=") {
-            if (!is_ident(f[k]))
-                return bad("bad name " + f[k]);
-            st.bind = f[k];
-            k += 2;
-        }
-        if (k >= f.size())
-            return bad("missing operation");
-        const OpInfo *op = find_op(f[k]);
-        if (!op)
-            return bad("unknown operation " + f[k]);
-        st.op = f[k];
-        st.args.assign(f.begin() + (long)k + 1, f.end());
-        string kinds = op->args;
-        size_t need = kinds.find('|');
-        if (need != string::npos)
-            kinds.erase(need, 1);
-        else
-            need = kinds.size();
-        if (st.args.size() < need || st.args.size() > kinds.size())
-            return bad(st.op + ": wrong number of arguments");
-        if (!st.bind.empty() && op->ret != kPtr && op->ret != kAligned)
-            return bad(st.op + " returns no pointer to name");
-        if (st.fatal && op->harness)
-            return bad("harness operations cannot be fatal");
-        for (size_t i = 0; i < st.args.size(); i++) {
-            const string &a = st.args[i];
-            uint64_t v;
-            string n;
-            int64_t o;
-            uint32_t c;
-            bool ok = true;
-            switch (kinds[i]) {
-            case 's': ok = a == "stat"; break;
-            case 'N': ok = is_ident(a); break;
-            case 'n': ok = parse_number(a, v); break;
-            case 'o': ok = parse_classes(a, c); break;
-            case 'v': ok = split_addr(a, n, o); break;
-            }
-            if (!ok)
-                return bad("bad argument " + a);
-        }
-        if (!sc.steps.empty() && sc.steps.back().fatal)
-            return bad("a fatal step must be the last step");
-        sc.steps.push_back(st);
-    }
-    if (sc.steps.empty())
-        return bad("no steps");
-    return true;
+    return parse_scenario(in, name, path, sc, err);
 }
 
 bool read_golden(const string &dir, const string &name, vector<string> &out, string &err)
@@ -596,24 +205,7 @@ bool read_golden(const string &dir, const string &name, vector<string> &out, str
         err = path + ": cannot open";
         return false;
     }
-    string l;
-    int ln = 0;
-    out.clear();
-    while (std::getline(in, l)) {
-        ln++;
-        if (!l.empty() && l.back() == '\r')
-            l.pop_back();
-        if (l.empty() || l[0] == '#')
-            continue;
-        vector<string> f = fields_of(l);
-        uint64_t v;
-        if (f.size() < 2 || !parse_number(f[0], v)) {
-            err = path + ":" + std::to_string(ln) + ": not \"STEP FIELD VALUE\"";
-            return false;
-        }
-        out.push_back(l);
-    }
-    return true;
+    return parse_golden(in, path, true, out, err);
 }
 
 // ---- the library under test ------------------------------------------------
@@ -798,8 +390,7 @@ int g_out = -1;
 const Prim *t_below;
 const Prim *t_host;
 bool t_tracing;
-string t_letters;
-size_t t_calls;
+CallTrace t_trace;
 uintptr_t s_align = 65536;
 uint64_t s_left;
 uintptr_t s_held;
@@ -810,46 +401,22 @@ void out_line(const string &l)
     (void)!write(g_out, s.data(), s.size());
 }
 
-char class_letter(uint32_t cls, bool ok)
-{
-    char c = '?';
-    switch (cls) {
-    case F_RESERVE: c = 'r'; break;
-    case F_COMMIT: c = 'c'; break;
-    case F_ALLOC: c = 'a'; break;
-    case F_DECOMMIT: c = 'd'; break;
-    case F_RELEASE: c = 'f'; break;
-    }
-    return ok ? c : (char)(c - 'a' + 'A');
-}
-
-uint32_t alloc_class(uint32_t type)
-{
-    uint32_t both = MEM_COMMIT | MEM_RESERVE;
-    if ((type & both) == both)
-        return F_ALLOC;
-    return (type & MEM_RESERVE) ? F_RESERVE : F_COMMIT;
-}
-
 void record(uint32_t cls, bool ok)
 {
-    if (!t_tracing)
-        return;
-    if (t_letters.size() < 65536)
-        t_letters += class_letter(cls, ok);
-    t_calls++;
+    if (t_tracing)
+        t_trace.add(cls, ok);
 }
 
 void squat_after_release(uintptr_t base)
 {
     uint32_t err = t_host->get_last_error();
     if (s_held) {
-        t_host->virtual_free((void *)s_held, 0, MEM_RELEASE);
+        t_host->virtual_free((void *)s_held, 0, kMemRelease);
         s_held = 0;
     } else if (s_left > 0) {
         s_left--;
         s_held = (uintptr_t)t_host->virtual_alloc(
-            (void *)((base + s_align - 1) & ~(s_align - 1)), 65536, MEM_RESERVE, PAGE_READWRITE);
+            (void *)((base + s_align - 1) & ~(s_align - 1)), 65536, kMemReserve, kPageReadWrite);
     }
     t_host->set_last_error(err);
 }
@@ -863,10 +430,10 @@ static void *tr_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_
 }
 static int tr_virtual_free(void *addr, uintptr_t size, uint32_t type)
 {
-    uint32_t cls = type == MEM_RELEASE ? F_RELEASE : F_DECOMMIT;
+    uint32_t cls = type == kMemRelease ? kFaultRelease : kFaultDecommit;
     int r = t_below->virtual_free(addr, size, type);
     record(cls, r != 0);
-    if (r && cls == F_RELEASE && t_tracing)
+    if (r && cls == kFaultRelease && t_tracing)
         squat_after_release((uintptr_t)addr);
     return r;
 }
@@ -879,15 +446,6 @@ static void tr_exit_process(int s) { t_below->exit_process(s); }
 
 const Prim trace_table = {tr_virtual_alloc, tr_virtual_free, tr_virtual_query, tr_get_last_error,
                           tr_set_last_error, tr_write_stderr, tr_exit_process};
-
-struct HarnessError {
-    string msg;
-};
-
-struct Region {
-    string name;
-    uintptr_t base, size;
-};
 
 struct MapEnt {
     uintptr_t lo, hi;
@@ -919,16 +477,16 @@ void host_state(const vector<MapEnt> &maps, uintptr_t a, uint32_t &state, uint32
     for (size_t i = 0; i < maps.size(); i++) {
         const MapEnt &m = maps[i];
         if (a >= m.lo && a < m.hi) {
-            state = (m.r || m.w || m.x) ? MEM_COMMIT : MEM_RESERVE;
+            state = (m.r || m.w || m.x) ? kMemCommit : kMemReserve;
             prot = !state ? 0 : m.w ? 4 : m.r ? 2 : 1;
-            if (state == MEM_RESERVE)
+            if (state == kMemReserve)
                 prot = 0;
             end = m.hi;
             // Adjacent mappings with the same view continue the run.
             for (size_t j = i + 1; j < maps.size() && maps[j].lo == end; j++) {
                 const MapEnt &n = maps[j];
-                uint32_t s2 = (n.r || n.w || n.x) ? MEM_COMMIT : MEM_RESERVE;
-                uint32_t p2 = s2 == MEM_RESERVE ? 0 : n.w ? 4 : n.r ? 2 : 1;
+                uint32_t s2 = (n.r || n.w || n.x) ? kMemCommit : kMemReserve;
+                uint32_t p2 = s2 == kMemReserve ? 0 : n.w ? 4 : n.r ? 2 : 1;
                 if (s2 != state || p2 != prot)
                     break;
                 end = n.hi;
@@ -936,18 +494,18 @@ void host_state(const vector<MapEnt> &maps, uintptr_t a, uint32_t &state, uint32
             return;
         }
         if (m.lo > a) {
-            state = MEM_FREE;
+            state = kMemFree;
             prot = 1;
             end = m.lo;
             return;
         }
     }
-    state = MEM_FREE;
+    state = kMemFree;
     prot = 1;
     end = UINTPTR_MAX & ~(uintptr_t)4095;
 }
 
-class Runner {
+class Runner : Harness {
 public:
     explicit Runner(Lib &lib) : lib_(lib) {}
 
@@ -961,70 +519,17 @@ public:
         try {
             for (size_t i = 0; i < sc.steps.size(); i++)
                 run_step((int)i + 1, sc.steps[i]);
-        } catch (const HarnessError &e) {
-            out_line("0 error " + e.msg);
+        } catch (const StepError &e) {
+            out_line("0 error " + string(e.what()));
         }
     }
 
 private:
     Lib &lib_;
-    vector<Region> regions_;
+    Regions regions_;
     uint64_t stat_ = 0;
 
     static string num(int i) { return std::to_string(i); }
-    [[noreturn]] void fail(const string &m) { throw HarnessError{m}; }
-
-    Region *lookup(const string &name)
-    {
-        for (Region &r : regions_)
-            if (r.name == name)
-                return &r;
-        return nullptr;
-    }
-
-    void bind(const string &name, uintptr_t base, uintptr_t size)
-    {
-        size = (size + 4095) & ~(uintptr_t)4095;
-        if (Region *r = lookup(name)) {
-            r->base = base;
-            r->size = size;
-            return;
-        }
-        regions_.push_back(Region{name, base, size});
-    }
-
-    uintptr_t addr(const string &s)
-    {
-        string name;
-        int64_t off;
-        if (!split_addr(s, name, off))
-            fail("bad address " + s);
-        if (name.empty())
-            return (uintptr_t)off;
-        Region *r = lookup(name);
-        if (!r)
-            fail("region " + name + " is not defined");
-        return r->base + (uintptr_t)off;
-    }
-
-    uintptr_t size(const string &s)
-    {
-        uint64_t v;
-        if (!parse_number(s, v))
-            fail("bad number " + s);
-        return (uintptr_t)v;
-    }
-
-    string rel(uintptr_t a)
-    {
-        for (size_t i = regions_.size(); i-- > 0;)
-            if (regions_[i].base != 0 && regions_[i].base == a)
-                return regions_[i].name + "+0";
-        for (const Region &r : regions_)
-            if (r.base != 0 && a >= r.base && a - r.base < r.size)
-                return r.name + "+" + fmt_size(a - r.base);
-        return "";
-    }
 
     // Page states: the library's own VirtualQuery if it exports one, else
     // the host's view (/proc/self/maps) with ap/base unknown ('?').
@@ -1047,52 +552,17 @@ private:
         return true;
     }
 
-    void observe(int step, const Region &rg, const vector<MapEnt> *maps)
-    {
-        uintptr_t end = rg.base + rg.size;
-        for (uintptr_t a = rg.base; a < end;) {
-            RegionInfo info;
-            uint32_t err;
-            string head = num(step) + " mem " + rg.name + " +" + fmt_size(a - rg.base);
-            if (!query(a, info, err, maps)) {
-                out_line(head + " error=" + std::to_string(err));
-                return;
-            }
-            uintptr_t run_end = (uintptr_t)info.base + info.region_size;
-            if (run_end > end)
-                run_end = end;
-            if (run_end <= a) {
-                out_line(head + " bad-run");
-                return;
-            }
-            string ab = "-", ap = prot_name(info.allocation_protect);
-            if (!lib_.query) {
-                ab = "?";
-                ap = "?";
-            } else if (info.allocation_base) {
-                ab = rel((uintptr_t)info.allocation_base);
-                if (ab.empty())
-                    ab = "?";
-            }
-            int acc = probe(a) & probe(run_end - 4096);
-            string access = string(1, (acc & 1) ? 'r' : '-') + ((acc & 2) ? 'w' : '-');
-            string line = head + " " + fmt_size(run_end - a) + " " + state_name(info.state) + " " +
-                          prot_name(info.protect) + " ap=" + ap + " base=" + ab + " " + access;
-            if (info.state == MEM_COMMIT && (acc & 1))
-                line += is_zero(a, run_end - a) ? " zero" : " data";
-            out_line(line);
-            a = run_end;
-        }
-    }
-
     void observe_all(int step)
     {
         vector<MapEnt> maps;
         if (!lib_.query)
             maps = read_maps();
-        for (const Region &r : regions_)
+        auto q = [&](uintptr_t a, RegionInfo &info, uint32_t &err) {
+            return query(a, info, err, &maps);
+        };
+        for (const Region &r : regions_.list)
             if (r.base != 0)
-                observe(step, r, &maps);
+                observe<RegionInfo>(step, r, regions_, lib_.query, q, out_line);
     }
 
     uint64_t mapped_ready() { return lib_.mr ? lib_.call("memwin_mapped_ready", {}) : 0; }
@@ -1144,153 +614,78 @@ private:
         const OpInfo *op = find_op(st.op);
         out_line("@step " + num(i));
         if (op->harness) {
-            harness_step(i, st);
+            vector<string> lines;
+            harness_step(i, st, regions_, *this, lines);
+            for (const string &l : lines)
+                out_line(l);
             return;
         }
-        uint64_t a[3] = {0, 0, 0}, hint = 0;
-        size_t vi = 0;
-        for (size_t k = 0; k < st.args.size(); k++) {
-            char kind = op->args[k];
-            if (kind == 'v') {
-                a[vi] = addr(st.args[k]);
-                if (k == 0)
-                    hint = a[vi];
-                vi++;
-            } else if (kind == 'n') {
-                a[vi++] = size(st.args[k]);
-            }
-        }
+        uint64_t a[3], hint;
+        regions_.args(*op, st, a, hint);
         uint64_t stat0 = __atomic_load_n(&stat_, __ATOMIC_SEQ_CST), mr0 = mapped_ready();
-        t_letters.clear();
-        t_calls = 0;
+        t_trace.clear();
         t_tracing = true;
         uint64_t r, r2;
         call(st.op, a[0], a[1], a[2], r, r2);
         t_tracing = false;
         uint64_t mr1 = mapped_ready(), stat1 = __atomic_load_n(&stat_, __ATOMIC_SEQ_CST);
-        switch (op->ret) {
-        case kBool:
-            out_line(num(i) + " ret " + (r ? "true" : "false"));
-            break;
-        case kPtr:
-        case kAligned: {
-            string s;
-            if (r == 0)
-                s = "nil";
-            else if (hint != 0 && r == hint)
-                s = "hint";
-            else if ((s = rel((uintptr_t)r)).empty())
-                s = "new";
-            out_line(num(i) + " ret " + s);
-            if (r != 0)
-                out_line(num(i) + " ret-align " + fmt_size(low_align((uintptr_t)r)));
-            if (op->ret == kAligned)
-                out_line(num(i) + " reserved " + fmt_size(r2));
-            break;
-        }
-        case kVoid:
-            break;
-        }
-        out_line(num(i) + " calls " + fmt_calls(t_letters, t_calls));
-        out_line(num(i) + " stat " + fmt_delta(stat1 - stat0));
-        out_line(num(i) + " mr " + fmt_delta(mr1 - mr0));
-        if (!st.bind.empty()) {
-            uintptr_t sz = 0;
-            if (st.op == "sysAllocOS" || st.op == "sysAlloc")
-                sz = (uintptr_t)a[0];
-            else if (st.op == "sysReserveOS" || st.op == "sysReserve")
-                sz = (uintptr_t)a[1];
-            else if (st.op == "sysReserveAligned")
-                sz = (uintptr_t)r2;
-            if (r == 0)
-                sz = 0;
-            bind(st.bind, (uintptr_t)r, sz);
-        }
+        for (const string &l : regions_.result(i, *op, st, a, hint, r, r2,
+                                                t_trace.str(), stat1 - stat0, mr1 - mr0))
+            out_line(l);
         observe_all(i);
         if (st.fatal)
             out_line(num(i) + " exit 0");
     }
 
-    uintptr_t raw_reserve(uintptr_t size)
+    // Harness: the host side of the harness operations.
+    uintptr_t reserve(uintptr_t size) override
     {
         if (lib_.prim)
-            return (uintptr_t)t_host->virtual_alloc(nullptr, size, MEM_RESERVE, PAGE_READWRITE);
+            return (uintptr_t)t_host->virtual_alloc(nullptr, size, kMemReserve, kPageReadWrite);
         void *p = mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         return p == MAP_FAILED ? 0 : (uintptr_t)p;
     }
 
-    void raw_release(uintptr_t p, uintptr_t size)
+    void release(uintptr_t p, uintptr_t size) override
     {
         if (lib_.prim)
-            t_host->virtual_free((void *)p, 0, MEM_RELEASE);
+            t_host->virtual_free((void *)p, 0, kMemRelease);
         else
             munmap((void *)p, size);
     }
 
-    void harness_step(int i, const Step &st)
+    bool writable(uintptr_t v, uintptr_t n) override
     {
-        const string &op = st.op;
-        if (op == "free") {
-            uintptr_t sz = size(st.args[1]), align = 65536;
-            if (st.args.size() > 2)
-                align = size(st.args[2]);
-            if (align == 0 || (align & (align - 1)) != 0)
-                fail("free: alignment is not a power of two");
-            uintptr_t p = raw_reserve(sz + align);
-            if (p == 0)
-                fail("free: cannot find free address space");
-            raw_release(p, sz + align);
-            bind(st.args[0], (p + align - 1) & ~(align - 1), sz);
-        } else if (op == "region") {
-            bind(st.args[0], addr(st.args[1]), size(st.args[2]));
-        } else if (op == "drop") {
-            Region *rg = lookup(st.args[0]);
-            if (!rg)
-                fail("drop: region " + st.args[0] + " is not defined");
-            regions_.erase(regions_.begin() + (rg - regions_.data()));
-        } else if (op == "fill") {
-            uintptr_t v = addr(st.args[0]), n = size(st.args[1]);
-            bool ok = n > 0;
-            vector<MapEnt> maps;
-            if (!lib_.query)
-                maps = read_maps();
-            for (uintptr_t p = v & ~(uintptr_t)4095; p < v + n && ok;) {
-                RegionInfo info;
-                uint32_t err;
-                if (!query(p, info, err, &maps) || info.state != MEM_COMMIT ||
-                    info.protect != PAGE_READWRITE) {
-                    ok = false;
-                    break;
-                }
-                p = (uintptr_t)info.base + info.region_size;
-            }
-            if (ok)
-                memset((void *)v, 0xA5, n);
-            out_line(num(i) + (ok ? " fill ok" : " fill refused"));
-        } else if (op == "setstat") {
-            stat_ = size(st.args[0]);
-        } else if (op == "fault") {
-            uint32_t cls = 0;
-            parse_classes(st.args[0], cls);
-            fault_clear();
-            lib_.call("memwin_prim_set", {(uint64_t)(uintptr_t)t_host});
-            uint64_t rc = lib_.call("memwin_fault_set", {cls, size(st.args[1]), size(st.args[2]),
-                                                         size(st.args[3])});
-            t_below = (const Prim *)(uintptr_t)lib_.call("memwin_prim_current", {});
-            lib_.call("memwin_prim_set", {(uint64_t)(uintptr_t)&trace_table});
-            if (rc != 0)
-                fail("fault: memwin_fault_set refused");
-        } else if (op == "nofault") {
-            fault_clear();
-        } else if (op == "squat") {
-            if (s_held)
-                t_host->virtual_free((void *)s_held, 0, MEM_RELEASE);
-            s_held = 0;
-            s_align = size(st.args[0]);
-            if (s_align == 0)
-                s_align = 65536;
-            s_left = size(st.args[1]);
-        }
+        vector<MapEnt> maps;
+        if (!lib_.query)
+            maps = read_maps();
+        return memwin_vecfmt::writable<RegionInfo>(
+            v, n, [&](uintptr_t a, RegionInfo &info, uint32_t &err) {
+                return query(a, info, err, &maps);
+            });
+    }
+
+    void set_stat(uint64_t v) override { stat_ = v; }
+
+    bool fault(uint32_t cls, uint64_t nth, uint64_t count, uint32_t error) override
+    {
+        fault_clear();
+        lib_.call("memwin_prim_set", {(uint64_t)(uintptr_t)t_host});
+        uint64_t rc = lib_.call("memwin_fault_set", {cls, nth, count, error});
+        t_below = (const Prim *)(uintptr_t)lib_.call("memwin_prim_current", {});
+        lib_.call("memwin_prim_set", {(uint64_t)(uintptr_t)&trace_table});
+        return rc == 0;
+    }
+
+    void nofault() override { fault_clear(); }
+
+    void squat(uintptr_t align, uint64_t count) override
+    {
+        if (s_held)
+            t_host->virtual_free((void *)s_held, 0, kMemRelease);
+        s_held = 0;
+        s_align = align;
+        s_left = count;
     }
 };
 
@@ -1386,12 +781,6 @@ Outcome run_in_child(Lib &lib, const Scenario &sc)
 
 // ---- comparison ---------------------------------------------------------------
 
-struct Entry {
-    int step;
-    string field, value;
-    size_t order;
-};
-
 // Host observation cannot see allocation bases nor where one reservation
 // ends and the next begins: mem lines are reduced to state, protection and
 // access, adjacent equal runs merged (zero only if all merged runs are).
@@ -1461,40 +850,6 @@ vector<string> project_mem(const vector<string> &lines)
     return out;
 }
 
-vector<Entry> parse_obs(const vector<string> &lines)
-{
-    vector<Entry> out;
-    map<string, int> seen;
-    size_t order = 0;
-    for (const string &l : lines) {
-        Entry e;
-        e.order = order++;
-        size_t a = l.find(' ');
-        string stepstr = l.substr(0, a);
-        e.step = atoi(stepstr.c_str());
-        string rest = a == string::npos ? "" : l.substr(a + 1);
-        size_t b = rest.find(' ');
-        e.field = rest.substr(0, b);
-        e.value = b == string::npos ? "" : rest.substr(b + 1);
-        if (e.field == "mem") {
-            size_t c = e.value.find(' ');
-            e.field = "mem " + e.value.substr(0, c);
-            e.value = c == string::npos ? "" : e.value.substr(c + 1);
-        }
-        string base = stepstr + " " + e.field;
-        int k = seen[base]++;
-        if (k > 0 || e.field == "stderr" || e.field.rfind("mem ", 0) == 0)
-            e.field += "#" + std::to_string(k + 1);
-        out.push_back(e);
-    }
-    return out;
-}
-
-struct Diff {
-    int step = 0;
-    string field, want, got;
-};
-
 // Differences in step order; fields in skip are not compared.
 vector<Diff> compare(const vector<string> &want_l, const vector<string> &got_l,
                      const std::set<string> &skip, bool host_mem, size_t &compared)
@@ -1504,37 +859,11 @@ vector<Diff> compare(const vector<string> &want_l, const vector<string> &got_l,
         w0 = project_mem(w0);
         g0 = project_mem(g0);
     }
-    vector<Entry> w = parse_obs(w0), g = parse_obs(g0);
-    auto skipped = [&](const Entry &e) {
-        string f = e.field.substr(0, e.field.find('#'));
-        return skip.count(f) != 0;
-    };
-    map<string, const Entry *> wv, gv;
-    auto key = [](const Entry &e) { return std::to_string(e.step) + " " + e.field; };
-    for (const Entry &e : w)
-        wv[key(e)] = &e;
-    for (const Entry &e : g)
-        gv[key(e)] = &e;
-    vector<std::pair<std::pair<int, size_t>, Diff>> ds;
-    compared = 0;
-    for (const Entry &e : w) {
-        if (skipped(e))
-            continue;
-        compared++;
-        auto it = gv.find(key(e));
-        if (it == gv.end())
-            ds.push_back({{e.step, e.order}, Diff{e.step, e.field, e.value, "(missing)"}});
-        else if (it->second->value != e.value)
-            ds.push_back({{e.step, e.order}, Diff{e.step, e.field, e.value, it->second->value}});
-    }
-    for (const Entry &e : g)
-        if (!skipped(e) && !wv.count(key(e)))
-            ds.push_back({{e.step, (size_t)1 << 40 | e.order}, Diff{e.step, e.field, "(missing)", e.value}});
-    std::sort(ds.begin(), ds.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
-    vector<Diff> out;
-    for (auto &d : ds)
-        out.push_back(d.second);
-    return out;
+    vector<Diff> ds = diff_obs(w0, g0, skip, compared);
+    std::sort(ds.begin(), ds.end(), [](const Diff &a, const Diff &b) {
+        return a.step != b.step ? a.step < b.step : a.order < b.order;
+    });
+    return ds;
 }
 
 // ---- main ----------------------------------------------------------------------
@@ -1545,22 +874,6 @@ struct Result {
     string field, want, got;
     size_t ndiffs = 0;
 };
-
-vector<string> scenario_names(const string &dir)
-{
-    vector<string> names;
-    DIR *d = opendir(dir.c_str());
-    if (!d)
-        return names;
-    while (struct dirent *e = readdir(d)) {
-        string n = e->d_name;
-        if (n.size() > 4 && n.compare(n.size() - 4, 4, ".vec") == 0)
-            names.push_back(n.substr(0, n.size() - 4));
-    }
-    closedir(d);
-    std::sort(names.begin(), names.end());
-    return names;
-}
 
 void usage()
 {
@@ -1576,11 +889,6 @@ void usage()
             "  --timeout SEC     per-scenario time limit (default 60)\n"
             "  -v                print every difference, not only the first\n",
             MEMWIN_VECTORS_DIR);
-}
-
-string step_text(const Scenario &sc, int step)
-{
-    return step >= 1 && step <= (int)sc.steps.size() ? sc.steps[(size_t)step - 1].text : "-";
 }
 
 } // namespace

@@ -8,8 +8,9 @@
  *   - commit must lie in one reservation (else 487), decommit too (else 87);
  *     release only at a reservation's base with size 0;
  *   - reserved and decommitted pages fault on access (PROT_NONE).
- * Reservations live in an AVL tree keyed by base (ordered questions) and a
- * granule index (constant-time lookup).  A reservation whose pages all share
+ * Reservations under 1 MiB are found through an index by 64 KiB granule,
+ * bigger ones through an AVL tree keyed by base: lookups, reserve and release
+ * cost the same whatever the number of live reservations.  A reservation whose pages all share
  * one state (0 = reserved, else the commit protection) records just that
  * state; one byte per page is kept only while an operation has left its
  * pages in different states, as Go's partial commits of an arena do.
@@ -39,8 +40,8 @@
 #define EMU_MAX_ADDR ((uintptr_t)0x7FFFFFFEFFFFull)
 
 typedef struct emu_resv {
-    rtree_node node;         /* keyed by base; first member */
     rtree_node big;          /* in emu_big_root when span >= EMU_BIG_SPAN */
+    struct emu_resv *spare;  /* next record in emu_spares once released */
     uintptr_t base;          /* 64 KiB aligned */
     uintptr_t size;          /* page multiple: the reservation proper */
     uintptr_t span;          /* 64 KiB multiple: the granules owned */
@@ -50,13 +51,17 @@ typedef struct emu_resv {
 } emu_resv;
 
 static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
-static rtree_node *emu_root;
 /* Reservations of 1 MiB or more are found through their own tree instead of
  * the granule index, so reserving and releasing them costs the same at any
  * size (a 64 MiB one would otherwise write 1024 index slots each time);
  * there are few of them, so the tree stays shallow. */
 #define EMU_BIG_SPAN ((uintptr_t)1 << 20)
 static rtree_node *emu_big_root;
+/* Records of released reservations, reused by the next reservations (at most
+ * EMU_SPARES_MAX): a reserve/release pair then costs no malloc or free. */
+#define EMU_SPARES_MAX 256
+static emu_resv *emu_spares;
+static unsigned emu_nspares;
 /* Where the last reservation without an address went: the next one is
  * tried just below it, already 64 KiB aligned, so a reservation costs one
  * mmap instead of map-trim-trim.  Released ranges are not handed out again
@@ -64,16 +69,9 @@ static rtree_node *emu_big_root;
 static uintptr_t emu_low;
 static _Thread_local uint32_t emu_last_error;
 
-/* The reservation with the greatest base <= addr, or NULL. */
-static emu_resv *emu_floor(uintptr_t addr)
+static emu_resv *emu_big_of(rtree_node *n)
 {
-    return (emu_resv *)rtree_floor(emu_root, addr);
-}
-
-/* The reservation with the smallest base > addr, or NULL. */
-static emu_resv *emu_above(uintptr_t addr)
-{
-    return (emu_resv *)rtree_above(emu_root, addr);
+    return n ? (emu_resv *)(void *)((char *)n - offsetof(emu_resv, big)) : NULL;
 }
 
 /* A two-level index from each 64 KiB granule of the user address space to
@@ -85,6 +83,8 @@ static emu_resv *emu_above(uintptr_t addr)
 #define EMU_LEAF_BITS 12
 #define EMU_LEAVES (1u << (47 - 16 - EMU_LEAF_BITS))
 static emu_resv **emu_index[EMU_LEAVES];
+/* One bit per leaf that exists, to skip empty stretches of address space. */
+static uint64_t emu_leaf_map[EMU_LEAVES / 64];
 /* Granules in use per leaf: an empty leaf goes back to a small cache of
  * zeroed leaves (they are all NULL again), so reservations that keep moving
  * through the address space reuse warm memory instead of faulting in fresh
@@ -135,6 +135,7 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
                 emu_index_set(base, (g << 16) - base, NULL);
                 return 0;
             }
+            emu_leaf_map[l / 64] |= (uint64_t)1 << (l % 64);
         }
         slot = &(*leaf)[g & ((1u << EMU_LEAF_BITS) - 1)];
         if (!*slot != !r)
@@ -143,6 +144,7 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
         if (!r && emu_leaf_used[l] == 0) {
             emu_leaf_drop(*leaf);
             *leaf = NULL;
+            emu_leaf_map[l / 64] &= ~((uint64_t)1 << (l % 64));
         }
     }
     return 1;
@@ -152,11 +154,66 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
 static emu_resv *emu_find(uintptr_t addr)
 {
     emu_resv *r = emu_index_get(addr);
-    if (!r && emu_big_root) {
-        rtree_node *n = rtree_floor(emu_big_root, addr);
-        r = n ? (emu_resv *)(void *)((char *)n - offsetof(emu_resv, big)) : NULL;
-    }
+    if (!r && emu_big_root)
+        r = emu_big_of(rtree_floor(emu_big_root, addr));
     return (r && addr - r->base < r->size) ? r : NULL;
+}
+
+/* The first leaf at or after leaf l that exists, or EMU_LEAVES. */
+static uintptr_t emu_next_leaf(uintptr_t l)
+{
+    uintptr_t w = l / 64;
+    uint64_t bits;
+    if (l >= EMU_LEAVES)
+        return EMU_LEAVES;
+    bits = emu_leaf_map[w] & (~(uint64_t)0 << (l % 64));
+    while (!bits) {
+        if (++w == EMU_LEAVES / 64)
+            return EMU_LEAVES;
+        bits = emu_leaf_map[w];
+    }
+    return w * 64 + (uintptr_t)__builtin_ctzll(bits);
+}
+
+/* The first granule in [g, end) that the index gives an owner, or end. */
+static uintptr_t emu_next_owned(uintptr_t g, uintptr_t end)
+{
+    const uintptr_t mask = ((uintptr_t)1 << EMU_LEAF_BITS) - 1;
+    while (g < end) {
+        uintptr_t l = emu_next_leaf(g >> EMU_LEAF_BITS), stop;
+        emu_resv **leaf;
+        if (l >= EMU_LEAVES || (l << EMU_LEAF_BITS) >= end)
+            return end;
+        if ((l << EMU_LEAF_BITS) > g)
+            g = l << EMU_LEAF_BITS;
+        leaf = emu_index[l];
+        stop = ((l + 1) << EMU_LEAF_BITS) < end ? (l + 1) << EMU_LEAF_BITS : end;
+        for (; g < stop; g++)
+            if (leaf[g & mask])
+                return g;
+    }
+    return end;
+}
+
+/* Returns 1 if a reservation owns a granule of [base, base+span). */
+static int emu_overlaps(uintptr_t base, uintptr_t span)
+{
+    emu_resv *b = emu_big_of(rtree_floor(emu_big_root, base + span - 1));
+    uintptr_t end = (base + span) >> 16;
+    if (b && b->base + b->span > base)
+        return 1;
+    return emu_next_owned(base >> 16, end) < end;
+}
+
+/* The smallest reservation base above addr, or EMU_MAX_ADDR + 1. */
+static uintptr_t emu_next_base(uintptr_t addr)
+{
+    emu_resv *b = emu_big_of(rtree_above(emu_big_root, addr));
+    uintptr_t limit = b ? b->base : EMU_MAX_ADDR + 1;
+    /* Bases are granule-aligned: one above addr lies in a later granule,
+     * and the first owned granule there is a base (owners are contiguous). */
+    uintptr_t g = emu_next_owned((addr >> 16) + 1, limit >> 16);
+    return g < (limit >> 16) ? g << 16 : limit;
 }
 
 /* Makes r findable by address (index or big tree); 0 if out of memory. */
@@ -202,12 +259,6 @@ static uint32_t emu_errno_code(int e)
     return e == EEXIST ? MEMWIN_ERROR_INVALID_ADDRESS
            : e == EINVAL ? MEMWIN_ERROR_INVALID_PARAMETER
                          : MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
-}
-
-static int emu_overlaps(uintptr_t base, uintptr_t span)
-{
-    emu_resv *r = emu_floor(base + span - 1);
-    return r && r->base + r->span > base;
 }
 
 /* After a reservation the kernel placed at a: the next ones are tried from
@@ -356,13 +407,18 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
     }
     size = end - base;
     span = (size + EMU_GRANULE - 1) & ~(EMU_GRANULE - 1);
-    r = (emu_resv *)malloc(sizeof *r); /* every field is set below */
-    if (!r) {
-        emu_last_error = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
-        return NULL;
-    }
     pthread_mutex_lock(&emu_lock);
-    if (base && emu_overlaps(base, span)) {
+    r = emu_spares;
+    if (r) {
+        emu_spares = r->spare;
+        emu_nspares--;
+    } else {
+        r = (emu_resv *)malloc(sizeof *r); /* every field is set below */
+    }
+    if (!r) {
+        err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+        got = 0;
+    } else if (base && emu_overlaps(base, span)) {
         err = MEMWIN_ERROR_INVALID_ADDRESS;
         got = 0;
     } else {
@@ -382,8 +438,6 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
         r->alloc_protect = protect;
         r->uniform = commit ? (uint8_t)protect : 0;
         r->pages = NULL;
-        r->node.key = got;
-        emu_root = rtree_insert(emu_root, &r->node);
     }
     pthread_mutex_unlock(&emu_lock);
     if (!got) {
@@ -493,9 +547,15 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
             if (munmap((void *)r->base, r->size) != 0) {
                 err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
             } else {
-                emu_root = rtree_remove(emu_root, r->base);
                 emu_untrack(r);
-                gone = r;
+                free(r->pages);
+                if (emu_nspares < EMU_SPARES_MAX) {
+                    r->spare = emu_spares;
+                    emu_spares = r;
+                    emu_nspares++;
+                } else {
+                    gone = r;
+                }
             }
         } else {
             err = emu_decommit(r, r->base, r->base + r->size);
@@ -508,10 +568,7 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
             err = emu_decommit(r, start, end);
     }
     pthread_mutex_unlock(&emu_lock);
-    if (gone) {
-        free(gone->pages);
-        free(gone);
-    }
+    free(gone);
     if (err) {
         emu_last_error = err;
         return 0;
@@ -541,12 +598,12 @@ static uint32_t emu_virtual_query(const void *addr, memwin_region_info *info)
         info->protect = s;
         info->region_size = (j - i) * EMU_PAGE;
     } else {
-        emu_resv *next = emu_above(page);
+        uintptr_t next = emu_next_base(page);
         info->allocation_base = NULL;
         info->allocation_protect = 0;
         info->state = MEMWIN_MEM_FREE;
         info->protect = MEMWIN_PAGE_NOACCESS;
-        info->region_size = (next ? next->base : EMU_MAX_ADDR + 1) - page;
+        info->region_size = next - page;
     }
     pthread_mutex_unlock(&emu_lock);
     return 0;

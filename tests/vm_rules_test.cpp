@@ -317,6 +317,35 @@ TEST(VmRules, QueryOfFreeMemoryAndOutsideTheAddressSpace)
     EXPECT_EQ(std::memcmp(&untouched, &copy, sizeof copy), 0) << "info changed on failure";
 }
 
+TEST(VmRules, FreeRunEndsAtTheNextReservationSmallOrLarge)
+{
+    // A free run reaches up to the next reservation, whatever its size; the
+    // rest of a small reservation's last granule is free too.
+    uintptr_t area = free_area(16 * kMiB);
+    ASSERT_NE(area, 0u);
+    uintptr_t small = area, mid = area + 4 * kMiB, big = area + 8 * kMiB;
+    ASSERT_EQ(va(small, 0x3000, kReserve).value, small);
+    ASSERT_EQ(va(mid, 0x10000, kReserve).value, mid);
+    ASSERT_EQ(va(big, 2 * kMiB, kReserve).value, big);
+    memwin_region_info i = hq(small + 0x5000);
+    EXPECT_EQ(i.state, kFree);
+    EXPECT_EQ(i.region_size, mid - (small + 0x5000));
+    i = hq(small + 0x10000);
+    EXPECT_EQ(i.state, kFree);
+    EXPECT_EQ(i.region_size, mid - (small + 0x10000));
+    i = hq(mid + 0x10000);
+    EXPECT_EQ(i.state, kFree);
+    EXPECT_EQ(i.region_size, big - (mid + 0x10000));
+    EXPECT_TRUE(region_is(big + kMiB, kReserve, 0, big, kMiB));
+    // Released, the big one no longer ends the run.
+    ASSERT_EQ(vf(big, 0, kRelease).value, 1u);
+    i = hq(mid + 0x10000);
+    EXPECT_EQ(i.state, kFree);
+    EXPECT_GE(i.region_size, big + 2 * kMiB - (mid + 0x10000));
+    ASSERT_EQ(vf(mid, 0, kRelease).value, 1u);
+    ASSERT_EQ(vf(small, 0, kRelease).value, 1u);
+}
+
 // ---- rules 10-14: free, decommit, release -----------------------------------
 
 TEST(VmRules, Rule10_VirtualFreeWithoutAValidTypeFails87)

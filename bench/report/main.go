@@ -709,15 +709,17 @@ func (r *report) componentSection() {
 	r.p("## Components: what memwin adds to a call\n\n")
 	r.p("Micro-measurements in the same benchmark programs (medians). *memwin logic* is a memwin export running over a primitive table that does nothing: ")
 	r.p("checks, accounting and Go's OS layer, without any system call. The others are the pieces of the Linux emulation, measured on their own: ")
-	r.p("its lock, the two `calloc`s of a reservation (record and page-state bytes), the per-page state update of a commit or decommit ")
-	r.p("(today: one byte a page; alternative: one bit a page, word-wise), and the AVL tree (`src/rtree.c`) with N reservations.\n\n")
+	r.p("its lock; what a per-page state array would cost if every reservation had one (record and page-state `calloc`, the emulation's first ")
+	r.p("design: it now keeps one state per reservation and an array only while a partial operation has left mixed states); the update of such an array ")
+	r.p("on commit (bytes, as the emulation keeps them, or a bitmap); the AVL tree (`src/rtree.c`) with N reservations; and the granule index ")
+	r.p("that now finds reservations under 1 MiB (bench/bench.c's copy of it).\n\n")
 	r.p("| component | Linux | Wine |\n|---|---|---|\n")
 	for _, op := range []string{"reserve", "map", "commit", "decommit", "release"} {
 		r.p("| memwin logic, %s | %s | %s |\n", op, fmtAbs(d.abs(key{"linux", "components", "logic", 0, op})), fmtAbs(d.abs(key{"wine", "components", "logic", 0, op})))
 	}
 	r.p("| emulation lock, uncontended lock + unlock | %s | — |\n", fmtAbs(d.abs(key{"linux", "components", "mutex", 0, "lock+unlock"})))
 	for _, n := range r.sizes {
-		r.p("| record + page-state calloc and free, %s | %s | — |\n", sizeLabel(n), fmtAbs(d.abs(key{"linux", "components", "calloc", n, "record+pages"})))
+		r.p("| record + page-state array, calloc and free, %s | %s | — |\n", sizeLabel(n), fmtAbs(d.abs(key{"linux", "components", "calloc", n, "record+pages"})))
 	}
 	for _, n := range r.sizes {
 		r.p("| page state of a %s commit: bytes / bitmap | %s / %s | — |\n", sizeLabel(n),
@@ -730,11 +732,11 @@ func (r *report) componentSection() {
 			fmtAbs(d.abs(key{"linux", "components", "tree-insert-remove", n, "rtree"})))
 	}
 	for _, n := range d.params("linux", "components", "tree-random") {
-		r.p("| alternative granule index, %s reservations: lookup of random ones | %s | — |\n", countLabel(n),
+		r.p("| granule index, %s reservations: lookup of random ones | %s | — |\n", countLabel(n),
 			fmtAbs(d.abs(key{"linux", "components", "tree-random", n, "granule-index"})))
 	}
 	for _, n := range d.params("linux", "components", "index-insert-remove") {
-		r.p("| alternative granule index: insert + remove of a %s reservation | %s | — |\n", sizeLabel(n),
+		r.p("| granule index: insert + remove of a %s reservation | %s | — |\n", sizeLabel(n),
 			fmtAbs(d.abs(key{"linux", "components", "index-insert-remove", n, "granule-index"})))
 	}
 	r.p("\n")

@@ -617,11 +617,16 @@ void harness_step(int i, const Step &st, Regions &regions, Harness &h,
             align = regions.size(st.args[2]);
         if (align == 0 || (align & (align - 1)) != 0)
             throw StepError("free: alignment is not a power of two");
-        uintptr_t p = h.reserve(sz + align);
+        // The range is taken from the middle of a larger free one, so that
+        // neither a top-down allocator (the kernel's) nor a first-fit
+        // bottom-up one (valgrind's) hands it to another mapping of the
+        // process before the scenario's hinted calls reach it.
+        const uintptr_t pad = uintptr_t(64) << 20;
+        uintptr_t p = h.reserve(pad + sz + align + pad);
         if (p == 0)
             throw StepError("free: cannot find free address space");
-        h.release(p, sz + align);
-        regions.bind(st.args[0], (p + align - 1) & ~(align - 1), sz);
+        h.release(p, pad + sz + align + pad);
+        regions.bind(st.args[0], (p + pad + align - 1) & ~(align - 1), sz);
     } else if (op == "region") {
         regions.bind(st.args[0], regions.addr(st.args[1]), regions.size(st.args[2]));
     } else if (op == "drop") {

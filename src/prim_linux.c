@@ -500,7 +500,8 @@ static void *emu_virtual_alloc_aligned(uintptr_t size, uintptr_t align, uint32_t
                                        uint32_t protect)
 {
     const uint32_t known = MEMWIN_MEM_COMMIT | MEMWIN_MEM_RESERVE;
-    if (size == 0 || (type & MEMWIN_MEM_RESERVE) == 0 || (type & ~known) != 0 ||
+    /* Commit alone reserves too, as without an address in VirtualAlloc. */
+    if (size == 0 || (type & known) == 0 || (type & ~known) != 0 ||
         !emu_valid_protect(protect) || align < EMU_GRANULE || (align & (align - 1)) != 0) {
         emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
         return NULL;

@@ -346,6 +346,65 @@ TEST(VmRules, FreeRunEndsAtTheNextReservationSmallOrLarge)
     ASSERT_EQ(vf(small, 0, kRelease).value, 1u);
 }
 
+TEST(VmRules, CommitWithNoAccessIsCommittedButInaccessible)
+{
+    Reservations rs;
+    uintptr_t a = rs.add(va(0, 0x10000, kReserve).value);
+    ASSERT_NE(a, 0u);
+    ASSERT_EQ(va(a, 0x2000, kCommit, kNoAccess).value, a);
+    EXPECT_TRUE(region_is(a, kCommit, kNoAccess, a, 0x2000));
+    // Recommitting read-write changes the protection of the same pages.
+    ASSERT_EQ(va(a, 0x1000, kCommit, kRW).value, a);
+    EXPECT_TRUE(region_is(a, kCommit, kRW, a, 0x1000));
+    EXPECT_TRUE(region_is(a + 0x1000, kCommit, kNoAccess, a, 0x1000));
+}
+
+// Memory the process has mapped by other means (here: this program's own
+// image) cannot be reserved again.
+int image_anchor;
+
+TEST(VmRules, ReserveOverOtherMappingsOfTheProcessFails487)
+{
+    uintptr_t at = U(&image_anchor) & ~(kGranule - 1);
+    EXPECT_TRUE(fails_with(va(at, 0x10000, kReserve), E487));
+    EXPECT_TRUE(fails_with(va(at, 0x10000, kReserve | kCommit), E487));
+}
+
+TEST(VmRules, AlignedReservePrimitiveRejectsBadArguments)
+{
+    // Not every host table has the one-call aligned reservation.
+    if (!H()->virtual_alloc_aligned)
+        GTEST_SKIP() << "host table without virtual_alloc_aligned";
+    struct Case {
+        uintptr_t size, align;
+        uint32_t type, protect;
+    } cases[] = {
+        {0, 0x100000, kReserve, kRW},           // zero size
+        {0x10000, 3 * 0x100000, kReserve, kRW}, // not a power of two
+        {0x10000, 0x100000, 0, kRW},            // neither reserve nor commit
+        {0x10000, 0x100000, kReserve, 0x12345}, // no such protection
+    };
+    for (const Case &c : cases) {
+        H()->set_last_error(0);
+        void *p = H()->virtual_alloc_aligned(c.size, c.align, c.type, c.protect);
+        EXPECT_EQ(p, nullptr) << c.size << " " << c.align << " " << c.type;
+        if (p)
+            H()->virtual_free(p, 0, kRelease);
+        EXPECT_EQ(H()->get_last_error(), E87) << c.size << " " << c.align << " " << c.type;
+    }
+    void *p = H()->virtual_alloc_aligned(0x10000, 0x400000, kReserve, kRW);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(U(p) % 0x400000, 0u);
+    EXPECT_TRUE(region_is(U(p), kReserve, 0, U(p), 0x10000));
+    EXPECT_EQ(vf(U(p), 0, kRelease).value, 1u);
+    // Commit alone reserves too, as VirtualAlloc without an address does.
+    p = H()->virtual_alloc_aligned(0x10000, 0x400000, kCommit, kRW);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(U(p) % 0x400000, 0u);
+    EXPECT_TRUE(region_is(U(p), kCommit, kRW, U(p), 0x10000));
+    EXPECT_EQ(vf(U(p), 0, kRelease).value, 1u);
+}
+
 // ---- rules 10-14: free, decommit, release -----------------------------------
 
 TEST(VmRules, Rule10_VirtualFreeWithoutAValidTypeFails87)
@@ -579,6 +638,15 @@ MEMWIN_CHILD(vm_touch_committed)
     *reinterpret_cast<volatile uint8_t *>(a + 8) = 1;
 }
 
+MEMWIN_CHILD(vm_touch_noaccess_commit)
+{
+    uintptr_t a = U(H()->virtual_alloc(nullptr, 0x10000, kReserve, kRW));
+    H()->virtual_alloc(P(a), 0x1000, kCommit, kNoAccess);
+    touch(a + 8, false);
+}
+
+static const ChildPrefetch prefetch_noaccess("vm_touch_noaccess_commit",
+                                             "VmRules.NoAccessCommitFaultsOnRead");
 static const ChildPrefetch prefetch_reserved("vm_touch_reserved",
                                              "VmRules.ReservedPagesFaultOnAccess");
 static const ChildPrefetch prefetch_decommitted("vm_touch_decommitted",
@@ -601,6 +669,11 @@ TEST(VmRules, DecommittedPagesFaultOnAccess)
 TEST(VmRules, ReadOnlyPagesFaultOnWrite)
 {
     EXPECT_TRUE(child_faults("vm_write_readonly"));
+}
+
+TEST(VmRules, NoAccessCommitFaultsOnRead)
+{
+    EXPECT_TRUE(child_faults("vm_touch_noaccess_commit"));
 }
 
 TEST(VmRules, CommittedPagesDoNotFault)

@@ -295,6 +295,33 @@ TEST(Accounting, StatAddLoadAndGoChecksThatDoNotFire)
     EXPECT_EQ(fc.count(), 0u) << fc.events()[0].printed << fc.events()[0].message;
 }
 
+TEST(Accounting, NilStatIsAFatalErrorNotACrash)
+{
+    // Go would dereference nil; memwin reports it and leaves mapped-ready alone.
+    const uint64_t m0 = memwin_mapped_ready();
+    FatalCapture fc;
+    void *p = sysReserve(nullptr, 0x10000);
+    ASSERT_NE(p, nullptr);
+    sysMap(p, 0x10000, nullptr);
+    ASSERT_EQ(fc.count(), 1u);
+    EXPECT_EQ(fc.events()[0].message, "memwin: nil sysMemStat");
+    EXPECT_EQ(fc.events()[0].printed, "");
+    EXPECT_EQ(memwin_mapped_ready(), m0);
+    EXPECT_EQ(state_of(U(p)), uint32_t(MEMWIN_MEM_RESERVE));
+    sysFreeOS(p, 0x10000);
+}
+
+TEST(Accounting, SysReserveAlignedAcceptsANullSizeOut)
+{
+    void *p = sysReserveAligned(nullptr, 0x100000, 0x400000, nullptr);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(U(p) % 0x400000, 0u);
+    memwin_region_info i = query(p);
+    EXPECT_EQ(U(i.allocation_base), U(p));
+    sysFreeOS(p, i.region_size); // size or size+align: the query says which
+    EXPECT_EQ(state_of(U(p)), uint32_t(MEMWIN_MEM_FREE));
+}
+
 TEST(Accounting, MappedReadyWrapsSilently)
 {
     FatalCapture fc;

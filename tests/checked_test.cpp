@@ -3,6 +3,8 @@
 // unchanged) and must name its rule; legal handshakes must pass untouched.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -305,6 +307,85 @@ MEMWIN_CHILD(checked_double_free)
     void *p = sysReserve(nullptr, 1 << 16);
     sysFreeOS(p, 1 << 16);
     sysFreeOS(p, 1 << 16);
+}
+
+// The mode the environment names, read at the first memwin call of a process.
+MEMWIN_CHILD(mode_from_environment)
+{
+    // Raw bytes (stdio would write "\r\n" on Windows).
+    const std::string line = "mode " + std::to_string(memwin_get_mode()) + "\n";
+    memwin_prim_host()->write_stderr(line.data(), line.size());
+}
+
+void set_env(const char *name, const char *value)
+{
+#if defined(_WIN32)
+    _putenv_s(name, value ? value : "");
+#else
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+#endif
+}
+
+TEST(Modes, ChosenByTheEnvironmentAtStart)
+{
+    const char *old = std::getenv("MEMWIN_MODE");
+    const std::string saved = old ? old : "";
+    struct Case {
+        const char *value;
+        int mode;
+    } cases[] = {
+        {"exact", MEMWIN_MODE_EXACT},
+        {"checked", MEMWIN_MODE_CHECKED},
+        {"recoverable", MEMWIN_MODE_RECOVERABLE},
+        {"no-such-mode", MEMWIN_MODE_EXACT}, // the build's default (exact here)
+    };
+    for (const Case &c : cases) {
+        set_env("MEMWIN_MODE", c.value);
+        auto r = memwin_test::run_child("mode_from_environment");
+        EXPECT_EQ(r.status, 0) << c.value;
+        EXPECT_EQ(r.stderr_, "mode " + std::to_string(c.mode) + "\n") << c.value;
+    }
+    set_env("MEMWIN_MODE", old ? saved.c_str() : nullptr);
+}
+
+// In checked (not recoverable) mode a refusal reaches the fatal handler; a
+// handler that returns makes the refused call return with no effect.
+struct HandlerCall {
+    int calls = 0;
+    std::string printed, message;
+};
+
+void record_handler(const char *printed, const char *message, void *ctx)
+{
+    HandlerCall *h = static_cast<HandlerCall *>(ctx);
+    h->calls++;
+    h->printed = printed ? printed : "";
+    h->message = message ? message : "";
+}
+
+TEST(CheckedFatal, RefusalCallsAReturningHandlerInProcess)
+{
+    int old_mode = memwin_set_mode(MEMWIN_MODE_CHECKED);
+    void *old_ctx = nullptr;
+    memwin_fatal_fn old_fn = memwin_get_fatal_handler(&old_ctx);
+    HandlerCall h;
+    memwin_set_fatal_handler(record_handler, &h);
+    void *p = sysReserve(nullptr, 1 << 16);
+    ASSERT_NE(p, nullptr);
+    sysUsedOS(p, kPage); // Reserved: the call needs Prepared or Ready
+    memwin_region_info info{};
+    EXPECT_EQ(memwin_query(p, &info), 0u);
+    EXPECT_EQ(info.state, uint32_t(MEMWIN_MEM_RESERVE)) << "a refused call has no effect";
+    sysFreeOS(p, 1 << 16);
+    memwin_set_fatal_handler(old_fn, old_ctx);
+    memwin_set_mode(old_mode);
+    EXPECT_EQ(h.calls, 1);
+    EXPECT_EQ(h.message, "memwin: illegal state transition");
+    EXPECT_NE(h.printed.find("runtime: sysUsedOS(0x"), std::string::npos) << h.printed;
+    EXPECT_NE(h.printed.find(" is Reserved; the call needs"), std::string::npos) << h.printed;
 }
 
 TEST(CheckedFatal, ViolationsGoToTheFatalHandler)

@@ -1070,6 +1070,32 @@ TEST(InterposeEnv, BadValuesAreReported)
 
 // ---- threads ----------------------------------------------------------------------
 
+TEST(Interpose, ManyLiveReservationsReleasedInAnyOrder)
+{
+    // More live reservations than the interposers' table starts with, released
+    // in a scrambled order: every release still knows its reservation's size.
+    constexpr size_t kN = 600;
+    Stats s0 = stats();
+    std::vector<uintptr_t> rs;
+    for (size_t i = 0; i < kN; i++) {
+        uintptr_t r = U(ia(0, 0x10000 * (1 + i % 3), kRes));
+        ASSERT_NE(r, 0u) << i;
+        rs.push_back(r);
+    }
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < kN; i++)
+        bytes += 0x10000 * (1 + i % 3);
+    Stats s1 = stats();
+    EXPECT_EQ(s1.reserved - s0.reserved, bytes);
+    // A fixed permutation: stride 7 through the list (7 and 600 are coprime).
+    for (size_t k = 0, i = 0; k < kN; k++, i = (i + 7) % kN)
+        ASSERT_EQ(ifree(rs[i], 0, MEMWIN_MEM_RELEASE), 1) << i;
+    Stats s2 = stats();
+    EXPECT_EQ(s2.reserved, s0.reserved);
+    EXPECT_EQ(s2.released - s1.released, bytes);
+    EXPECT_TRUE(op_delta(s1, s2, MEMWIN_IOP_RELEASE, kN, 0, 0, bytes));
+}
+
 TEST(Interpose, ThreadsGetExactCounters)
 {
     constexpr int kThreads = 4, kIters = 64;

@@ -119,6 +119,25 @@ TEST(ReserveAlignedOneCall, OSRefusalIsNotRetried)
     EXPECT_EQ(memwin_prim_current()->get_last_error(), MEMWIN_ERROR_NOT_ENOUGH_MEMORY);
 }
 
+TEST(ReserveAlignedOneCall, FaultInjectionCountsAndPassesTheOneCall)
+{
+    {
+        // The second reservation fails; the first passes through the injector.
+        FaultGuard fault(MEMWIN_FAULT_RESERVE, 2, 1, MEMWIN_ERROR_COMMITMENT_LIMIT);
+        uintptr_t r1 = 0, r2 = 7;
+        void *p = memwin_reserve_aligned(nullptr, kSize, kAlign, &r1);
+        EXPECT_TRUE(one_reservation(p, kSize, kAlign));
+        EXPECT_EQ(memwin_reserve_aligned(nullptr, kSize, kAlign, &r2), nullptr);
+        EXPECT_EQ(r2, 0u);
+        EXPECT_EQ(memwin_fault_seen(), 2u);
+        EXPECT_EQ(memwin_fault_failed(), 1u);
+        sysFreeOS(p, r1);
+    }
+    EXPECT_EQ(memwin_fault_set(0, 1, 1, 8), MEMWIN_ERROR_INVALID_PARAMETER) << "no operation class";
+    EXPECT_EQ(memwin_fault_set(MEMWIN_FAULT_RESERVE, 0, 1, 8), MEMWIN_ERROR_INVALID_PARAMETER)
+        << "calls count from 1";
+}
+
 // The host's table without the aligned entry: an OS that has no such call.
 const memwin_prim *g_host;
 void *h_alloc(void *a, uintptr_t s, uint32_t t, uint32_t p) { return g_host->virtual_alloc(a, s, t, p); }
@@ -129,6 +148,23 @@ void h_sle(uint32_t e) { g_host->set_last_error(e); }
 void h_write(const char *b, size_t n) { g_host->write_stderr(b, n); }
 void h_exit(int s) { g_host->exit_process(s); }
 const memwin_prim no_aligned_table = {h_alloc, h_free, h_query, h_gle, h_sle, h_write, h_exit, nullptr};
+
+TEST(ReserveAlignedOneCall, InjectorOverATableWithoutTheCallFallsBack)
+{
+    g_host = memwin_prim_host();
+    const memwin_prim *prev = memwin_prim_set(&no_aligned_table);
+    uintptr_t reserved = 0;
+    void *p;
+    {
+        FaultGuard fault(MEMWIN_FAULT_COMMIT, 1, 1, 8); // armed, never hit here
+        p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
+    }
+    memwin_prim_set(prev);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(U(p) % kAlign, 0u);
+    EXPECT_TRUE(reserved == kSize || reserved == kSize + kAlign) << "Go's sequence ran";
+    sysFreeOS(p, reserved);
+}
 
 TEST(ReserveAlignedOneCall, WithoutTheOSCallRunsGosSequence)
 {

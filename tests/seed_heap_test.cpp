@@ -220,6 +220,33 @@ TEST_F(Heap, BadArguments)
     ExpectCounters();
 }
 
+TEST_F(Heap, DestroyAndInitFailuresAndTheirMessages)
+{
+    memwin_mheap other{};
+    memwin_memstats other_stats{};
+    EXPECT_EQ(memwin_mheap_destroy(nullptr), MEMWIN_HEAP_BAD_ARGUMENT);
+    EXPECT_EQ(memwin_mheap_destroy(&other), MEMWIN_HEAP_NOT_INITIALIZED);
+    // Every reservation fails: the heap is not created and counts nothing.
+    ASSERT_EQ(memwin_fault_set(MEMWIN_FAULT_RESERVE, 1, 0, MEMWIN_ERROR_NOT_ENOUGH_MEMORY), 0u);
+    const int rc = memwin_mheap_init(&other, 1u << 20, &other_stats);
+    const uint64_t seen = memwin_fault_seen();
+    memwin_fault_clear();
+    EXPECT_EQ(rc, MEMWIN_HEAP_NO_ADDRESS_SPACE);
+    EXPECT_GE(seen, 1u);
+    EXPECT_EQ(memwin_stat_load(&other_stats.sys), 0u);
+    EXPECT_EQ(memwin_mheap_grow(&other, 8192, nullptr), MEMWIN_HEAP_NOT_INITIALIZED);
+    const std::pair<int, const char *> msgs[] = {
+        {MEMWIN_HEAP_OK, "success"},
+        {MEMWIN_HEAP_BAD_ARGUMENT, "bad argument: null heap or statistics, zero or overflowing size"},
+        {MEMWIN_HEAP_NO_ADDRESS_SPACE, "cannot reserve address space for the heap"},
+        {MEMWIN_HEAP_NOT_INITIALIZED, "heap is not initialized"},
+        {12345, "unknown heap result code"},
+    };
+    for (const auto &m : msgs)
+        EXPECT_STREQ(memwin_heap_strerror(m.first), m.second) << m.first;
+    EXPECT_NE(std::string(memwin_heap_strerror(MEMWIN_HEAP_EXHAUSTED)), "unknown heap result code");
+}
+
 TEST_F(Heap, ConcurrentGrowthIsSerialized)
 {
     constexpr int kThreads = 8, kSteps = 40;

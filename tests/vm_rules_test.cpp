@@ -3,7 +3,9 @@
 // The same assertions pass on both, which holds the emulation to Windows
 // (as Wine implements it: where Wine and Windows differ, Wine's code is
 // expected, e.g. 87 for VirtualFree on free memory).
+#include <cstdio>
 #include <cstring>
+#include <vector>
 #include <atomic>
 #include <thread>
 
@@ -11,6 +13,10 @@
 
 #if defined(_WIN32)
 #include <windows.h>
+#endif
+
+#if !defined(_WIN32)
+#include <sys/resource.h>
 #endif
 
 using namespace mwt;
@@ -405,6 +411,42 @@ TEST(VmRules, AlignedReservePrimitiveRejectsBadArguments)
     EXPECT_EQ(vf(U(p), 0, kRelease).value, 1u);
 }
 
+TEST(VmRules, ReservationsFarApartAndFreeRunsBetweenThem)
+{
+    // 80 reservations 256 MiB apart (each in its own part of the address
+    // space): a free run between two ends at the next one, and all of it
+    // goes back when they are released, in any order.
+    constexpr int kN = 80;
+    constexpr uintptr_t kStep = uintptr_t(256) << 20;
+    uintptr_t area = free_area(kN * kStep);
+    ASSERT_NE(area, 0u);
+    std::vector<uintptr_t> bases;
+    for (int i = 0; i < kN; i++) {
+        uintptr_t want = area + uintptr_t(i) * kStep;
+        Res r = va(want, 0x10000, kReserve);
+        ASSERT_EQ(r.value, want) << i << " err " << r.err;
+        bases.push_back(want);
+    }
+    for (int i = 0; i + 1 < kN; i += 7) {
+        memwin_region_info f = hq(bases[size_t(i)] + 0x10000);
+        EXPECT_EQ(f.state, kFree);
+        EXPECT_EQ(f.region_size, kStep - 0x10000) << i;
+    }
+    for (int i = 0; i < kN; i += 2)
+        ASSERT_EQ(vf(bases[size_t(i)], 0, kRelease).value, 1u) << i;
+    for (int i = 1; i < kN; i += 2)
+        EXPECT_TRUE(region_is(bases[size_t(i)], kReserve, 0, bases[size_t(i)], 0x10000)) << i;
+    for (int i = kN - 1; i > 0; i -= 2)
+        ASSERT_EQ(vf(bases[size_t(i)], 0, kRelease).value, 1u) << i;
+    memwin_region_info f = hq(area);
+    EXPECT_EQ(f.state, kFree);
+    EXPECT_GE(f.region_size, kN * kStep);
+    // Free memory near the top of the address space: a run to its end.
+    f = hq(0x7FFE00000000ull);
+    EXPECT_EQ(f.state, kFree);
+    EXPECT_GT(f.region_size, 0u);
+}
+
 // ---- rules 10-14: free, decommit, release -----------------------------------
 
 TEST(VmRules, Rule10_VirtualFreeWithoutAValidTypeFails87)
@@ -644,6 +686,30 @@ MEMWIN_CHILD(vm_touch_noaccess_commit)
     H()->virtual_alloc(P(a), 0x1000, kCommit, kNoAccess);
     touch(a + 8, false);
 }
+
+#if !defined(_WIN32)
+// Out of address space (an address-space limit): reservations fail with
+// ERROR_NOT_ENOUGH_MEMORY, the code Go reports as "out of memory".
+MEMWIN_CHILD(vm_address_space_limit)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_AS, &rl);
+    rl.rlim_cur = rlim_t(1) << 32; // 4 GiB: far less than asked below
+    setrlimit(RLIMIT_AS, &rl);
+    H()->set_last_error(0);
+    void *p = H()->virtual_alloc(nullptr, uintptr_t(64) << 30, kReserve, kRW);
+    std::fprintf(stderr, "reserve %s %u\n", p ? "ok" : "failed", H()->get_last_error());
+    p = H()->virtual_alloc(nullptr, uintptr_t(64) << 30, kReserve, kRW);
+    std::fprintf(stderr, "again %s %u\n", p ? "ok" : "failed", H()->get_last_error());
+}
+
+TEST(VmRules, ReserveBeyondTheAddressSpaceLimitFails8)
+{
+    memwin_test::ChildResult r = child_result("vm_address_space_limit");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(r.stderr_, "reserve failed 8\nagain failed 8\n");
+}
+#endif
 
 static const ChildPrefetch prefetch_noaccess("vm_touch_noaccess_commit",
                                              "VmRules.NoAccessCommitFaultsOnRead");

@@ -159,13 +159,12 @@ static emu_resv *emu_find(uintptr_t addr)
     return (r && addr - r->base < r->size) ? r : NULL;
 }
 
-/* The first leaf at or after leaf l that exists, or EMU_LEAVES. */
+/* The first leaf at or after leaf l (< EMU_LEAVES) that exists, or
+ * EMU_LEAVES. */
 static uintptr_t emu_next_leaf(uintptr_t l)
 {
     uintptr_t w = l / 64;
     uint64_t bits;
-    if (l >= EMU_LEAVES)
-        return EMU_LEAVES;
     bits = emu_leaf_map[w] & (~(uint64_t)0 << (l % 64));
     while (!bits) {
         if (++w == EMU_LEAVES / 64)

@@ -413,11 +413,12 @@ TEST(VmRules, AlignedReservePrimitiveRejectsBadArguments)
 
 TEST(VmRules, ReservationsFarApartAndFreeRunsBetweenThem)
 {
-    // 80 reservations 256 MiB apart (each in its own part of the address
-    // space): a free run between two ends at the next one, and all of it
-    // goes back when they are released, in any order.
+    // 80 reservations 512 MiB apart (far enough apart for the emulation's
+    // index to keep untouched stretches between them): a free run between
+    // two ends at the next one, and all of it goes back when they are
+    // released, in any order.
     constexpr int kN = 80;
-    constexpr uintptr_t kStep = uintptr_t(256) << 20;
+    constexpr uintptr_t kStep = uintptr_t(512) << 20;
     uintptr_t area = free_area(kN * kStep);
     ASSERT_NE(area, 0u);
     std::vector<uintptr_t> bases;

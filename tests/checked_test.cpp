@@ -3,6 +3,7 @@
 // unchanged) and must name its rule; legal handshakes must pass untouched.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -307,6 +308,32 @@ MEMWIN_CHILD(checked_double_free)
     void *p = sysReserve(nullptr, 1 << 16);
     sysFreeOS(p, 1 << 16);
     sysFreeOS(p, 1 << 16);
+}
+
+TEST(CheckedStat, StatOutsideGosInt64RangeOrOverflowingIsRefused)
+{
+    int old_mode = memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+    void *p = sysReserve(nullptr, 1 << 16);
+    ASSERT_NE(p, nullptr);
+    sysMemStat huge = (uint64_t(1) << 63) + 5, nearly = uint64_t(INT64_MAX) - 10;
+    sysMap(p, 1 << 16, &huge);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_ACCOUNTING));
+    EXPECT_NE(std::string(memwin_last_error_message()).find("outside Go's int64 range"),
+              std::string::npos)
+        << memwin_last_error_message();
+    sysMap(p, 1 << 16, &nearly);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_ACCOUNTING));
+    EXPECT_NE(std::string(memwin_last_error_message()).find("would overflow"), std::string::npos)
+        << memwin_last_error_message();
+    // Refused: nothing changed.
+    EXPECT_EQ(memwin_stat_load(&huge), (uint64_t(1) << 63) + 5);
+    EXPECT_EQ(memwin_stat_load(&nearly), uint64_t(INT64_MAX) - 10);
+    memwin_region_info info{};
+    EXPECT_EQ(memwin_query(p, &info), 0u);
+    EXPECT_EQ(info.state, uint32_t(MEMWIN_MEM_RESERVE));
+    sysFreeOS(p, 1 << 16);
+    EXPECT_EQ(memwin_last_error(), 0u);
+    memwin_set_mode(old_mode);
 }
 
 // The mode the environment names, read at the first memwin call of a process.

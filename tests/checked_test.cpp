@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "child.h"
+#include "test_util.h"
 #include "memwin.h"
 #include "memwin_prim.h"
 
@@ -344,18 +345,6 @@ MEMWIN_CHILD(mode_from_environment)
     memwin_prim_host()->write_stderr(line.data(), line.size());
 }
 
-void set_env(const char *name, const char *value)
-{
-#if defined(_WIN32)
-    _putenv_s(name, value ? value : "");
-#else
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-#endif
-}
-
 TEST(Modes, ChosenByTheEnvironmentAtStart)
 {
     const char *old = std::getenv("MEMWIN_MODE");
@@ -370,12 +359,12 @@ TEST(Modes, ChosenByTheEnvironmentAtStart)
         {"no-such-mode", MEMWIN_MODE_EXACT}, // the build's default (exact here)
     };
     for (const Case &c : cases) {
-        set_env("MEMWIN_MODE", c.value);
+        mwt::set_env("MEMWIN_MODE", c.value);
         auto r = memwin_test::run_child("mode_from_environment");
         EXPECT_EQ(r.status, 0) << c.value;
         EXPECT_EQ(r.stderr_, "mode " + std::to_string(c.mode) + "\n") << c.value;
     }
-    set_env("MEMWIN_MODE", old ? saved.c_str() : nullptr);
+    mwt::set_env("MEMWIN_MODE", old ? saved.c_str() : nullptr);
 }
 
 // In checked (not recoverable) mode a refusal reaches the fatal handler; a

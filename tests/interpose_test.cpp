@@ -233,14 +233,7 @@ public:
 private:
     static void set(const char *name, const char *value)
     {
-#if defined(_WIN32)
-        SetEnvironmentVariableA(name, value);
-#else
-        if (value)
-            setenv(name, value, 1);
-        else
-            unsetenv(name);
-#endif
+        set_env(name, value);
     }
     const char *name_;
     std::string old_;

@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include <cstdlib>
+
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -88,6 +90,18 @@ FaultGuard::FaultGuard(uint32_t ops, uint64_t nth, uint64_t count, uint32_t erro
 FaultGuard::~FaultGuard()
 {
     memwin_fault_clear();
+}
+
+void set_env(const char *name, const char *value)
+{
+#if defined(_WIN32)
+    _putenv_s(name, value ? value : ""); // "" removes it
+#else
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+#endif
 }
 
 std::string to_string(const PrimCall &c)

@@ -195,6 +195,10 @@ inline std::string fatal_text(const std::string &printed, const std::string &mes
 // Go's "runtime: <what> of <n> bytes failed with errno=<e>\n".
 std::string failed_line(const char *what, uint64_t n, uint32_t err);
 
+// Sets (value non-null) or removes an environment variable of this process,
+// for the CRT's getenv and for the child processes it starts.
+void set_env(const char *name, const char *value);
+
 // For child scenarios: Go's exact behaviour whatever MEMWIN_MODE says.
 inline void exact_mode()
 {

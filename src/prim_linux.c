@@ -76,32 +76,54 @@ static emu_resv *emu_big_of(rtree_node *n)
 
 /* A two-level index from each 64 KiB granule of the user address space to
  * the reservation owning it, so lookups cost the same with 10 or 100k live
- * reservations (the tree still answers ordered questions).  2^31 granules:
- * 2^19 leaves of 2^12 pointers (32 KiB each, allocated when first used;
- * small enough to come from the heap, not from an mmap that could land in
- * address space a caller has just released and means to hint at). */
+ * reservations.  2^31 granules: 2^19 leaves of 2^12 pointers (32 KiB each,
+ * allocated when first used; small enough to come from the heap, not from
+ * an mmap that could land in address space a caller has just released and
+ * means to hint at), each with a bitmap of its owned granules so that the
+ * ordered questions (overlap, the end of a free run) test 64 granules at a
+ * time. */
 #define EMU_LEAF_BITS 12
+#define EMU_LEAF_SLOTS (1u << EMU_LEAF_BITS)
 #define EMU_LEAVES (1u << (47 - 16 - EMU_LEAF_BITS))
-static emu_resv **emu_index[EMU_LEAVES];
-/* One bit per leaf that exists, to skip empty stretches of address space. */
+typedef struct emu_leaf {
+    emu_resv *slot[EMU_LEAF_SLOTS];
+    uint64_t owned[EMU_LEAF_SLOTS / 64]; /* bit set: slot is not NULL */
+} emu_leaf;
+static emu_leaf *emu_index[EMU_LEAVES];
+/* One bit per leaf that exists, and one per word of those bits that is not
+ * zero, to skip empty stretches of address space quickly. */
 static uint64_t emu_leaf_map[EMU_LEAVES / 64];
+static uint64_t emu_leaf_sum[EMU_LEAVES / 64 / 64];
+
+static void emu_leaf_mark(uintptr_t l, int present)
+{
+    uintptr_t w = l / 64;
+    if (present)
+        emu_leaf_map[w] |= (uint64_t)1 << (l % 64);
+    else
+        emu_leaf_map[w] &= ~((uint64_t)1 << (l % 64));
+    if (emu_leaf_map[w])
+        emu_leaf_sum[w / 64] |= (uint64_t)1 << (w % 64);
+    else
+        emu_leaf_sum[w / 64] &= ~((uint64_t)1 << (w % 64));
+}
 /* Granules in use per leaf: an empty leaf goes back to a small cache of
  * zeroed leaves (they are all NULL again), so reservations that keep moving
  * through the address space reuse warm memory instead of faulting in fresh
  * pages for every new leaf (at most 64 leaves, 2 MiB, are kept). */
 static uint16_t emu_leaf_used[EMU_LEAVES];
 #define EMU_LEAF_CACHE 64
-static emu_resv **emu_leaf_cache[EMU_LEAF_CACHE];
+static emu_leaf *emu_leaf_cache[EMU_LEAF_CACHE];
 static unsigned emu_leaf_cached;
 
-static emu_resv **emu_leaf_new(void)
+static emu_leaf *emu_leaf_new(void)
 {
     if (emu_leaf_cached)
         return emu_leaf_cache[--emu_leaf_cached];
-    return (emu_resv **)calloc((size_t)1 << EMU_LEAF_BITS, sizeof(emu_resv *));
+    return (emu_leaf *)calloc(1, sizeof(emu_leaf));
 }
 
-static void emu_leaf_drop(emu_resv **leaf)
+static void emu_leaf_drop(emu_leaf *leaf)
 {
     if (emu_leaf_cached < EMU_LEAF_CACHE)
         emu_leaf_cache[emu_leaf_cached++] = leaf;
@@ -112,11 +134,11 @@ static void emu_leaf_drop(emu_resv **leaf)
 static emu_resv *emu_index_get(uintptr_t addr)
 {
     uintptr_t g = addr >> 16;
-    emu_resv **leaf;
+    emu_leaf *leaf;
     if (addr > EMU_MAX_ADDR)
         return NULL;
     leaf = emu_index[g >> EMU_LEAF_BITS];
-    return leaf ? leaf[g & ((1u << EMU_LEAF_BITS) - 1)] : NULL;
+    return leaf ? leaf->slot[g & (EMU_LEAF_SLOTS - 1)] : NULL;
 }
 
 /* Points the granules of [base, base+span) at r (NULL to clear).  Returns 0
@@ -125,8 +147,8 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
 {
     uintptr_t g, end = (base + span) >> 16;
     for (g = base >> 16; g < end; g++) {
-        uintptr_t l = g >> EMU_LEAF_BITS;
-        emu_resv ***leaf = &emu_index[l], **slot;
+        uintptr_t l = g >> EMU_LEAF_BITS, i = g & (EMU_LEAF_SLOTS - 1);
+        emu_leaf **leaf = &emu_index[l];
         if (!*leaf) {
             if (!r)
                 continue;
@@ -135,16 +157,19 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
                 emu_index_set(base, (g << 16) - base, NULL);
                 return 0;
             }
-            emu_leaf_map[l / 64] |= (uint64_t)1 << (l % 64);
+            emu_leaf_mark(l, 1);
         }
-        slot = &(*leaf)[g & ((1u << EMU_LEAF_BITS) - 1)];
-        if (!*slot != !r)
+        if (!(*leaf)->slot[i] != !r)
             emu_leaf_used[l] = (uint16_t)(emu_leaf_used[l] + (r ? 1 : -1));
-        *slot = r;
+        (*leaf)->slot[i] = r;
+        if (r)
+            (*leaf)->owned[i / 64] |= (uint64_t)1 << (i % 64);
+        else
+            (*leaf)->owned[i / 64] &= ~((uint64_t)1 << (i % 64));
         if (!r && emu_leaf_used[l] == 0) {
             emu_leaf_drop(*leaf);
             *leaf = NULL;
-            emu_leaf_map[l / 64] &= ~((uint64_t)1 << (l % 64));
+            emu_leaf_mark(l, 0);
         }
     }
     return 1;
@@ -163,33 +188,48 @@ static emu_resv *emu_find(uintptr_t addr)
  * EMU_LEAVES. */
 static uintptr_t emu_next_leaf(uintptr_t l)
 {
-    uintptr_t w = l / 64;
-    uint64_t bits;
-    bits = emu_leaf_map[w] & (~(uint64_t)0 << (l % 64));
-    while (!bits) {
-        if (++w == EMU_LEAVES / 64)
+    uintptr_t w = l / 64, s;
+    uint64_t bits = emu_leaf_map[w] & (~(uint64_t)0 << (l % 64)), sum;
+    if (bits)
+        return w * 64 + (uintptr_t)__builtin_ctzll(bits);
+    /* The next word of leaf bits that is not zero, from the summary. */
+    s = (w + 1) / 64;
+    if (s == EMU_LEAVES / 64 / 64)
+        return EMU_LEAVES;
+    sum = emu_leaf_sum[s] & (~(uint64_t)0 << ((w + 1) % 64));
+    while (!sum) {
+        if (++s == EMU_LEAVES / 64 / 64)
             return EMU_LEAVES;
-        bits = emu_leaf_map[w];
+        sum = emu_leaf_sum[s];
     }
-    return w * 64 + (uintptr_t)__builtin_ctzll(bits);
+    w = s * 64 + (uintptr_t)__builtin_ctzll(sum);
+    return w * 64 + (uintptr_t)__builtin_ctzll(emu_leaf_map[w]);
 }
 
 /* The first granule in [g, end) that the index gives an owner, or end. */
 static uintptr_t emu_next_owned(uintptr_t g, uintptr_t end)
 {
-    const uintptr_t mask = ((uintptr_t)1 << EMU_LEAF_BITS) - 1;
     while (g < end) {
-        uintptr_t l = emu_next_leaf(g >> EMU_LEAF_BITS), stop;
-        emu_resv **leaf;
-        if (l >= EMU_LEAVES || (l << EMU_LEAF_BITS) >= end)
+        uintptr_t l = emu_next_leaf(g >> EMU_LEAF_BITS), w, first = l << EMU_LEAF_BITS;
+        const emu_leaf *leaf;
+        uint64_t bits;
+        if (l >= EMU_LEAVES || first >= end)
             return end;
-        if ((l << EMU_LEAF_BITS) > g)
-            g = l << EMU_LEAF_BITS;
+        if (first > g)
+            g = first;
         leaf = emu_index[l];
-        stop = ((l + 1) << EMU_LEAF_BITS) < end ? (l + 1) << EMU_LEAF_BITS : end;
-        for (; g < stop; g++)
-            if (leaf[g & mask])
-                return g;
+        w = (g - first) / 64;
+        bits = leaf->owned[w] & (~(uint64_t)0 << ((g - first) % 64));
+        for (;;) {
+            if (bits) {
+                g = first + w * 64 + (uintptr_t)__builtin_ctzll(bits);
+                return g < end ? g : end;
+            }
+            if (++w == EMU_LEAF_SLOTS / 64)
+                break;
+            bits = leaf->owned[w];
+        }
+        g = first + EMU_LEAF_SLOTS; /* nothing owned in the rest of this leaf */
     }
     return end;
 }

@@ -59,7 +59,7 @@ func (r *report) proposals() {
 	r.p("Reservations under 1 MiB are found through a two-level index by 64 KiB granule (one pointer per granule, set at reserve, cleared at release; ")
 	r.p("empty leaves are kept in a small cache and reused warm); reservations of 1 MiB and more through their own AVL tree, so a 64 MiB reservation ")
 	r.p("does not write 1024 index slots each time. There is no tree of all reservations any more: the ordered questions (does a hinted range overlap ")
-	r.p("a reservation, where does a free run end) walk the index, skipping absent leaves with a bitmap, and ask the big tree. ")
+	r.p("a reservation, where does a free run end) walk the index 64 granules at a time (a bitmap per leaf), skip absent leaves with a two-level bitmap, and ask the big tree. ")
 	r.p("Released records are kept for the next reservations, so a reserve/release pair costs no `malloc` or `free`. ")
 	var norm []string
 	base := r.rt("linux", "scale", "cycle", first(r.pops), "memwin", "raw")

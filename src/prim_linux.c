@@ -301,14 +301,22 @@ static uint32_t emu_errno_code(int e)
 }
 
 /* After a reservation the kernel placed at a: the next ones are tried from
- * 64 GiB below it, away from where the kernel places the process's other
- * mappings (top-down, just below its latest ones), which would otherwise
- * take the very address tried next and cost a failed call plus a trimmed
- * placement each time.  Returns a. */
+ * 64 GiB away from it, away from where the process's other mappings go, which
+ * would otherwise take the very address tried next (costing a failed call
+ * plus a trimmed placement) or a range just released.  The kernel places
+ * top-down, just below its latest mappings: the zone starts 64 GiB below a.
+ * An address low in the address space means a first-fit allocator that
+ * grows upwards (valgrind's, for one): the zone starts 64 GiB above a and
+ * reservations descend towards it from there.  Returns a. */
 #define EMU_ZONE_GAP ((uintptr_t)64 << 30)
 static uintptr_t emu_zone(uintptr_t a)
 {
-    emu_low = a > 4 * EMU_ZONE_GAP ? a - EMU_ZONE_GAP : a;
+    if (a > 4 * EMU_ZONE_GAP)
+        emu_low = a - EMU_ZONE_GAP;
+    else if (a + 2 * EMU_ZONE_GAP <= EMU_MAX_ADDR)
+        emu_low = a + EMU_ZONE_GAP;
+    else
+        emu_low = a;
     return a;
 }
 

@@ -6,6 +6,7 @@
 #define MEMWIN_MEM_INTERNAL_H
 
 #include "memwin.h"
+#include "memwin_prim.h"
 
 /* -n as Go's int64(-n) computes it: wraps for n >= 2^63 (no signed overflow). */
 static inline int64_t memwin_neg(uintptr_t n)
@@ -13,7 +14,10 @@ static inline int64_t memwin_neg(uintptr_t n)
     return (int64_t)((uint64_t)0 - (uint64_t)n);
 }
 
-/* mem_windows.c: the OS layer. */
+/* mem_windows.c: the OS layer.  memwin_os_valloc is VirtualAlloc through
+ * table p with read-write protection, the last error cleared first as Go's
+ * stdcall does. */
+void *memwin_os_valloc(const memwin_prim *p, uintptr_t v, uintptr_t n, uint32_t type);
 void *memwin_os_alloc(uintptr_t n);
 int memwin_os_unused(void *v, uintptr_t n);
 int memwin_os_used(void *v, uintptr_t n);

@@ -11,7 +11,7 @@
 
 /* Go's stdcall clears the thread's last error before every call, so a
  * message printed after a successful call reports errno=0 as Go does. */
-static void *os_alloc(const memwin_prim *p, uintptr_t v, uintptr_t n, uint32_t type)
+void *memwin_os_valloc(const memwin_prim *p, uintptr_t v, uintptr_t n, uint32_t type)
 {
     p->set_last_error(0);
     return p->virtual_alloc((void *)v, n, type, MW_PAGE_READWRITE);
@@ -32,7 +32,7 @@ static uintptr_t halve(uintptr_t small)
 /* None -> Ready. */
 void *memwin_os_alloc(uintptr_t n)
 {
-    return os_alloc(memwin_prim_current(), 0, n, MW_MEM_COMMIT | MW_MEM_RESERVE);
+    return memwin_os_valloc(memwin_prim_current(), 0, n, MW_MEM_COMMIT | MW_MEM_RESERVE);
 }
 
 /* Ready -> Prepared.  A decommit may not cross reservations on Windows, so
@@ -66,11 +66,11 @@ int memwin_os_used(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
     uintptr_t a = (uintptr_t)v, k = n;
-    if ((uintptr_t)os_alloc(p, a, n, MW_MEM_COMMIT) == a)
+    if ((uintptr_t)memwin_os_valloc(p, a, n, MW_MEM_COMMIT) == a)
         return 1;
     while (k > 0) {
         uintptr_t small = k;
-        while (small >= GO_RETRY_FLOOR && os_alloc(p, a, small, MW_MEM_COMMIT) == NULL)
+        while (small >= GO_RETRY_FLOOR && memwin_os_valloc(p, a, small, MW_MEM_COMMIT) == NULL)
             small = halve(small);
         if (small < GO_RETRY_FLOOR) {
             char line[MEMWIN_LINE_MAX * 3];
@@ -108,10 +108,10 @@ int memwin_os_free(void *v, uintptr_t n)
 void *memwin_os_reserve(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
-    void *r = os_alloc(p, (uintptr_t)v, n, MW_MEM_RESERVE);
+    void *r = memwin_os_valloc(p, (uintptr_t)v, n, MW_MEM_RESERVE);
     if (r)
         return r;
-    return os_alloc(p, 0, n, MW_MEM_RESERVE);
+    return memwin_os_valloc(p, 0, n, MW_MEM_RESERVE);
 }
 
 /* ---- the exports: checked mode, or Go's logic as is ------------------ */

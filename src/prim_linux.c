@@ -95,17 +95,35 @@ static emu_leaf *emu_index[EMU_LEAVES];
 static uint64_t emu_leaf_map[EMU_LEAVES / 64];
 static uint64_t emu_leaf_sum[EMU_LEAVES / 64 / 64];
 
+/* Sets (on) or clears bit i of a bitmap. */
+static void emu_bit_put(uint64_t *words, uintptr_t i, int on)
+{
+    if (on)
+        words[i / 64] |= (uint64_t)1 << (i % 64);
+    else
+        words[i / 64] &= ~((uint64_t)1 << (i % 64));
+}
+
+/* The first set bit at or after bit i of words[0, n), or n * 64. */
+static uintptr_t emu_next_bit(const uint64_t *words, uintptr_t n, uintptr_t i)
+{
+    uintptr_t w = i / 64;
+    uint64_t bits;
+    if (w >= n)
+        return n * 64;
+    bits = words[w] & (~(uint64_t)0 << (i % 64));
+    while (!bits) {
+        if (++w == n)
+            return n * 64;
+        bits = words[w];
+    }
+    return w * 64 + (uintptr_t)__builtin_ctzll(bits);
+}
+
 static void emu_leaf_mark(uintptr_t l, int present)
 {
-    uintptr_t w = l / 64;
-    if (present)
-        emu_leaf_map[w] |= (uint64_t)1 << (l % 64);
-    else
-        emu_leaf_map[w] &= ~((uint64_t)1 << (l % 64));
-    if (emu_leaf_map[w])
-        emu_leaf_sum[w / 64] |= (uint64_t)1 << (w % 64);
-    else
-        emu_leaf_sum[w / 64] &= ~((uint64_t)1 << (w % 64));
+    emu_bit_put(emu_leaf_map, l, present);
+    emu_bit_put(emu_leaf_sum, l / 64, emu_leaf_map[l / 64] != 0);
 }
 /* Granules in use per leaf: an empty leaf goes back to a small cache of
  * zeroed leaves (they are all NULL again), so reservations that keep moving
@@ -162,10 +180,7 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
         if (!(*leaf)->slot[i] != !r)
             emu_leaf_used[l] = (uint16_t)(emu_leaf_used[l] + (r ? 1 : -1));
         (*leaf)->slot[i] = r;
-        if (r)
-            (*leaf)->owned[i / 64] |= (uint64_t)1 << (i % 64);
-        else
-            (*leaf)->owned[i / 64] &= ~((uint64_t)1 << (i % 64));
+        emu_bit_put((*leaf)->owned, i, r != NULL);
         if (!r && emu_leaf_used[l] == 0) {
             emu_leaf_drop(*leaf);
             *leaf = NULL;
@@ -188,47 +203,27 @@ static emu_resv *emu_find(uintptr_t addr)
  * EMU_LEAVES. */
 static uintptr_t emu_next_leaf(uintptr_t l)
 {
-    uintptr_t w = l / 64, s;
-    uint64_t bits = emu_leaf_map[w] & (~(uint64_t)0 << (l % 64)), sum;
-    if (bits)
-        return w * 64 + (uintptr_t)__builtin_ctzll(bits);
-    /* The next word of leaf bits that is not zero, from the summary. */
-    s = (w + 1) / 64;
-    if (s == EMU_LEAVES / 64 / 64)
-        return EMU_LEAVES;
-    sum = emu_leaf_sum[s] & (~(uint64_t)0 << ((w + 1) % 64));
-    while (!sum) {
-        if (++s == EMU_LEAVES / 64 / 64)
-            return EMU_LEAVES;
-        sum = emu_leaf_sum[s];
-    }
-    w = s * 64 + (uintptr_t)__builtin_ctzll(sum);
-    return w * 64 + (uintptr_t)__builtin_ctzll(emu_leaf_map[w]);
+    const uintptr_t nmap = EMU_LEAVES / 64;
+    uintptr_t w = l / 64;
+    if (emu_leaf_map[w] >> (l % 64)) /* in l's own word of leaf bits */
+        return emu_next_bit(emu_leaf_map, nmap, l);
+    /* Else the next word of leaf bits that is not zero, from the summary. */
+    w = emu_next_bit(emu_leaf_sum, nmap / 64, w + 1);
+    return w == nmap ? EMU_LEAVES : emu_next_bit(emu_leaf_map, nmap, w * 64);
 }
 
 /* The first granule in [g, end) that the index gives an owner, or end. */
 static uintptr_t emu_next_owned(uintptr_t g, uintptr_t end)
 {
     while (g < end) {
-        uintptr_t l = emu_next_leaf(g >> EMU_LEAF_BITS), w, first = l << EMU_LEAF_BITS;
-        const emu_leaf *leaf;
-        uint64_t bits;
+        uintptr_t l = emu_next_leaf(g >> EMU_LEAF_BITS), first = l << EMU_LEAF_BITS, i;
         if (l >= EMU_LEAVES || first >= end)
             return end;
         if (first > g)
             g = first;
-        leaf = emu_index[l];
-        w = (g - first) / 64;
-        bits = leaf->owned[w] & (~(uint64_t)0 << ((g - first) % 64));
-        for (;;) {
-            if (bits) {
-                g = first + w * 64 + (uintptr_t)__builtin_ctzll(bits);
-                return g < end ? g : end;
-            }
-            if (++w == EMU_LEAF_SLOTS / 64)
-                break;
-            bits = leaf->owned[w];
-        }
+        i = emu_next_bit(emu_index[l]->owned, EMU_LEAF_SLOTS / 64, g - first);
+        if (i < EMU_LEAF_SLOTS)
+            return first + i < end ? first + i : end;
         g = first + EMU_LEAF_SLOTS; /* nothing owned in the rest of this leaf */
     }
     return end;

@@ -22,16 +22,14 @@ int memwin_reserve_aligned_native(void)
 {
     const memwin_prim *p = memwin_prim_current();
     void *r;
-    uintptr_t resv = 0;
     if (!p->virtual_alloc_aligned)
         return 0;
     /* Ask the OS once: on Windows the entry exists but VirtualAlloc2 may not. */
     r = p->virtual_alloc_aligned(OS_GRANULE, OS_GRANULE * 2, MW_MEM_RESERVE, MW_PAGE_READWRITE);
-    if (r) {
-        resv = 1;
-        p->virtual_free(r, 0, MW_MEM_RELEASE);
-    }
-    return resv ? 1 : 0;
+    if (!r)
+        return 0;
+    p->virtual_free(r, 0, MW_MEM_RELEASE);
+    return 1;
 }
 
 /* None -> Reserved: exactly size bytes at a multiple of align, in one OS
@@ -51,8 +49,7 @@ void *memwin_os_reserve_aligned(void *v, uintptr_t size, uintptr_t align, uintpt
     }
     if (v && ((uintptr_t)v & (align - 1)) == 0) {
         /* The hint first, as sysReserveOS does. */
-        p->set_last_error(0);
-        r = p->virtual_alloc(v, size, MW_MEM_RESERVE, MW_PAGE_READWRITE);
+        r = memwin_os_valloc(p, (uintptr_t)v, size, MW_MEM_RESERVE);
         if (r) {
             *reserved = size;
             return r;

@@ -313,7 +313,7 @@ MEMWIN_CHILD(checked_double_free)
 
 TEST(CheckedStat, StatOutsideGosInt64RangeOrOverflowingIsRefused)
 {
-    int old_mode = memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+    mwt::ModeScope mode(MEMWIN_MODE_RECOVERABLE);
     void *p = sysReserve(nullptr, 1 << 16);
     ASSERT_NE(p, nullptr);
     sysMemStat huge = (uint64_t(1) << 63) + 5, nearly = uint64_t(INT64_MAX) - 10;
@@ -334,7 +334,6 @@ TEST(CheckedStat, StatOutsideGosInt64RangeOrOverflowingIsRefused)
     EXPECT_EQ(info.state, uint32_t(MEMWIN_MEM_RESERVE));
     sysFreeOS(p, 1 << 16);
     EXPECT_EQ(memwin_last_error(), 0u);
-    memwin_set_mode(old_mode);
 }
 
 // The mode the environment names, read at the first memwin call of a process.
@@ -369,26 +368,10 @@ TEST(Modes, ChosenByTheEnvironmentAtStart)
 
 // In checked (not recoverable) mode a refusal reaches the fatal handler; a
 // handler that returns makes the refused call return with no effect.
-struct HandlerCall {
-    int calls = 0;
-    std::string printed, message;
-};
-
-void record_handler(const char *printed, const char *message, void *ctx)
-{
-    HandlerCall *h = static_cast<HandlerCall *>(ctx);
-    h->calls++;
-    h->printed = printed ? printed : "";
-    h->message = message ? message : "";
-}
-
 TEST(CheckedFatal, RefusalCallsAReturningHandlerInProcess)
 {
-    int old_mode = memwin_set_mode(MEMWIN_MODE_CHECKED);
-    void *old_ctx = nullptr;
-    memwin_fatal_fn old_fn = memwin_get_fatal_handler(&old_ctx);
-    HandlerCall h;
-    memwin_set_fatal_handler(record_handler, &h);
+    mwt::ModeScope mode(MEMWIN_MODE_CHECKED);
+    mwt::FatalCapture fatal;
     void *p = sysReserve(nullptr, 1 << 16);
     ASSERT_NE(p, nullptr);
     sysUsedOS(p, kPage); // Reserved: the call needs Prepared or Ready
@@ -396,12 +379,11 @@ TEST(CheckedFatal, RefusalCallsAReturningHandlerInProcess)
     EXPECT_EQ(memwin_query(p, &info), 0u);
     EXPECT_EQ(info.state, uint32_t(MEMWIN_MEM_RESERVE)) << "a refused call has no effect";
     sysFreeOS(p, 1 << 16);
-    memwin_set_fatal_handler(old_fn, old_ctx);
-    memwin_set_mode(old_mode);
-    EXPECT_EQ(h.calls, 1);
-    EXPECT_EQ(h.message, "memwin: illegal state transition");
-    EXPECT_NE(h.printed.find("runtime: sysUsedOS(0x"), std::string::npos) << h.printed;
-    EXPECT_NE(h.printed.find(" is Reserved; the call needs"), std::string::npos) << h.printed;
+    ASSERT_EQ(fatal.count(), 1u);
+    const std::string printed = fatal.events()[0].printed;
+    EXPECT_EQ(fatal.events()[0].message, "memwin: illegal state transition");
+    EXPECT_NE(printed.find("runtime: sysUsedOS(0x"), std::string::npos) << printed;
+    EXPECT_NE(printed.find(" is Reserved; the call needs"), std::string::npos) << printed;
 }
 
 TEST(CheckedFatal, ViolationsGoToTheFatalHandler)

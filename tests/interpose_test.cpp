@@ -131,27 +131,6 @@ memwin_interpose_policy policy(uint64_t nth, uint64_t count, uint32_t error, uin
     return p;
 }
 
-struct PrimSwap {
-    const memwin_prim *prev;
-    explicit PrimSwap(const memwin_prim *t) : prev(memwin_prim_set(t))
-    {
-    }
-    PrimSwap(const PrimSwap &) = delete;
-    PrimSwap &operator=(const PrimSwap &) = delete;
-    ~PrimSwap()
-    {
-        memwin_prim_set(prev);
-    }
-};
-
-// This file is not in test_util's exact-mode list: Go behaviour per scope.
-struct ExactMode {
-    int prev = memwin_set_mode(MEMWIN_MODE_EXACT);
-    ~ExactMode()
-    {
-        memwin_set_mode(prev);
-    }
-};
 
 // next functions that count and forward to the host (or fail on request).
 namespace nx {
@@ -718,7 +697,7 @@ TEST(Interpose, SetNextForwardsToTheGivenFunctions)
 
 TEST(InterposePrim, GoLifecycleIsCounted)
 {
-    ExactMode em;
+    ModeScope em(MEMWIN_MODE_EXACT); // Go behaviour for this scope
     MappedReadyGuard mr;
     Reservations guard;
     const memwin_prim *t = memwin_interpose_prim();
@@ -753,7 +732,7 @@ TEST(InterposePrim, GoLifecycleIsCounted)
 
 TEST(InterposePrim, PolicyFailureIsGosOutOfMemory)
 {
-    ExactMode em;
+    ModeScope em(MEMWIN_MODE_EXACT); // Go behaviour for this scope
     Reservations guard;
     uintptr_t r = guard.add(U(memwin_prim_host()->virtual_alloc(nullptr, 0x30000, kRes, kRW)));
     ASSERT_NE(r, 0u);
@@ -788,7 +767,7 @@ TEST(InterposePrim, PolicyFailureIsGosOutOfMemory)
 
 TEST(InterposePrim, BudgetFailureIsGosOutOfMemory)
 {
-    ExactMode em;
+    ModeScope em(MEMWIN_MODE_EXACT); // Go behaviour for this scope
     Reservations guard;
     uintptr_t r = guard.add(U(memwin_prim_host()->virtual_alloc(nullptr, 0x20000, kRes, kRW)));
     ASSERT_NE(r, 0u);

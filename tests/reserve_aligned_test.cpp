@@ -152,14 +152,13 @@ const memwin_prim no_aligned_table = {h_alloc, h_free, h_query, h_gle, h_sle, h_
 TEST(ReserveAlignedOneCall, InjectorOverATableWithoutTheCallFallsBack)
 {
     g_host = memwin_prim_host();
-    const memwin_prim *prev = memwin_prim_set(&no_aligned_table);
     uintptr_t reserved = 0;
     void *p;
     {
+        PrimSwap swap(&no_aligned_table);
         FaultGuard fault(MEMWIN_FAULT_COMMIT, 1, 1, 8); // armed, never hit here
         p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
     }
-    memwin_prim_set(prev);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(U(p) % kAlign, 0u);
     EXPECT_TRUE(reserved == kSize || reserved == kSize + kAlign) << "Go's sequence ran";
@@ -169,17 +168,16 @@ TEST(ReserveAlignedOneCall, InjectorOverATableWithoutTheCallFallsBack)
 TEST(ReserveAlignedOneCall, WithoutTheOSCallRunsGosSequence)
 {
     g_host = memwin_prim_host();
-    const memwin_prim *prev = memwin_prim_set(&no_aligned_table);
-    EXPECT_EQ(memwin_reserve_aligned_native(), 0);
     uintptr_t reserved = 0;
     void *p;
     std::vector<PrimCall> calls;
     {
+        PrimSwap swap(&no_aligned_table);
+        EXPECT_EQ(memwin_reserve_aligned_native(), 0);
         PrimRecorder rec;
         p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
         calls = rec.calls();
     }
-    memwin_prim_set(prev);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(U(p) % kAlign, 0u);
     EXPECT_TRUE(reserved == kSize || reserved == kSize + kAlign) << reserved;
@@ -214,12 +212,6 @@ TEST(ReserveAlignedOneCall, PolicyMakesSysReserveAlignedOneCall)
     EXPECT_EQ(rec.calls()[0].size, kSize + kAlign) << to_string(rec.calls());
     sysFreeOS(p, reserved);
 }
-
-struct ModeScope {
-    int prev;
-    explicit ModeScope(int m) : prev(memwin_set_mode(m)) {}
-    ~ModeScope() { memwin_set_mode(prev); }
-};
 
 TEST(ReserveAlignedOneCall, CheckedModeRefusesAndTracks)
 {

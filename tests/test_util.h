@@ -195,6 +195,33 @@ inline std::string fatal_text(const std::string &printed, const std::string &mes
 // Go's "runtime: <what> of <n> bytes failed with errno=<e>\n".
 std::string failed_line(const char *what, uint64_t n, uint32_t err);
 
+// Scope guards: the checking mode / the primitive table in force, restored
+// at scope exit.
+struct ModeScope {
+    int prev;
+    explicit ModeScope(int mode) : prev(memwin_set_mode(mode))
+    {
+    }
+    ModeScope(const ModeScope &) = delete;
+    ModeScope &operator=(const ModeScope &) = delete;
+    ~ModeScope()
+    {
+        memwin_set_mode(prev);
+    }
+};
+struct PrimSwap {
+    const memwin_prim *prev;
+    explicit PrimSwap(const memwin_prim *table) : prev(memwin_prim_set(table))
+    {
+    }
+    PrimSwap(const PrimSwap &) = delete;
+    PrimSwap &operator=(const PrimSwap &) = delete;
+    ~PrimSwap()
+    {
+        memwin_prim_set(prev);
+    }
+};
+
 // Sets (value non-null) or removes an environment variable of this process,
 // for the CRT's getenv and for the child processes it starts.
 void set_env(const char *name, const char *value);

@@ -10,8 +10,13 @@
 //   - accounting: each thread's own sysMemStat after every step, and the
 //     process-wide mapped-ready counter at quiescent points (all threads
 //     parked on a barrier), against the sum of the threads' models;
-//   - at the end, no reservation is left behind (a walk of the whole address
-//     space with memwin_query).
+//   - at the end, no reservation is left behind: a ledger of the OS calls
+//     memwin made (a forwarding primitive table records every reservation
+//     it obtained and every release) must be empty, and on Linux a walk of
+//     the whole address space with memwin_query finds no new reservation.
+//     (On Windows the walk cannot tell memwin's leftovers from the heap's or
+//     a thread stack's later use of an address memwin released, so the
+//     ledger decides there.)
 //
 // Regions: plain reservations (sysReserve / sysReserveOS), sysAlloc /
 // sysAllocOS blocks, sysReserveAligned reservations, and groups of two or
@@ -48,6 +53,7 @@
 #include <vector>
 
 #include "memwin.h"
+#include "memwin_prim.h"
 
 namespace {
 
@@ -69,6 +75,7 @@ struct Options {
     int round = 256;
     uintptr_t budget = 2048; // Ready pages per thread
     bool verbose = false;
+    int leak = 0; // self-test: reservations deliberately left behind
 };
 
 Options opt;
@@ -860,6 +867,7 @@ void OnFatal(const char *printed, const char *message, void *)
                  "usage: memwin_stress [--threads N] [--seconds S | --ops N] [--seed N]\n"
                  "                     [--mode exact|checked|recoverable] [--slots N]\n"
                  "                     [--illegal PCT] [--round N] [--budget PAGES] [--verbose]\n"
+                 "                     [--leak N]\n"
                  "  --threads   worker threads (default 8)\n"
                  "  --seconds   run time (default 5 s unless --ops is given)\n"
                  "  --ops       total steps over all threads\n"
@@ -868,7 +876,9 @@ void OnFatal(const char *printed, const char *message, void *)
                  "  --slots     regions per thread (default 128)\n"
                  "  --illegal   percent of illegal calls, recoverable mode only (default 0)\n"
                  "  --round     steps per thread between quiescent checks (default 256)\n"
-                 "  --budget    Ready pages per thread at most (default 2048)\n",
+                 "  --budget    Ready pages per thread at most (default 2048)\n"
+                 "  --leak      self-test of the leak check: reserve N regions with\n"
+                 "              sysReserveOS after the run and keep them (must fail)\n",
                  why);
     std::exit(2);
 }
@@ -919,6 +929,8 @@ void ParseArgs(int argc, char **argv)
                 opt.mode = MEMWIN_MODE_RECOVERABLE;
             else
                 Usage("--mode wants exact, checked or recoverable");
+        } else if (a == "--leak") {
+            opt.leak = (int)ParseU("--leak", val), i++;
         } else if (a == "--verbose") {
             opt.verbose = true;
         } else if (a == "--help" || a == "-h") {
@@ -939,6 +951,61 @@ void ParseArgs(int argc, char **argv)
         opt.seed = (uint64_t)std::chrono::steady_clock::now().time_since_epoch().count() % 1000000007u;
 }
 
+// The ledger: reservations memwin obtained from the OS and has not released,
+// kept by a primitive table that forwards every call to the host's.
+std::mutex g_ledger_mu;
+std::unordered_set<uintptr_t> g_ledger;
+const memwin_prim *g_host = nullptr;
+
+void LedgerAdd(void *p)
+{
+    if (!p)
+        return;
+    std::lock_guard<std::mutex> lock(g_ledger_mu);
+    g_ledger.insert(reinterpret_cast<uintptr_t>(p));
+}
+
+void *LedgerAlloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
+{
+    void *p = g_host->virtual_alloc(addr, size, type, protect);
+    // A call that reserves: MEM_RESERVE, or a commit at no address (which
+    // reserves as well).  Commits inside a reservation are not new bases.
+    if ((type & MEMWIN_MEM_RESERVE) || addr == nullptr)
+        LedgerAdd(p);
+    return p;
+}
+
+void *LedgerAllocAligned(uintptr_t size, uintptr_t align, uint32_t type, uint32_t protect)
+{
+    void *p = g_host->virtual_alloc_aligned(size, align, type, protect);
+    LedgerAdd(p);
+    return p;
+}
+
+int LedgerFree(void *addr, uintptr_t size, uint32_t type)
+{
+    int ok = g_host->virtual_free(addr, size, type);
+    if (ok && type == MEMWIN_MEM_RELEASE) {
+        std::lock_guard<std::mutex> lock(g_ledger_mu);
+        g_ledger.erase(reinterpret_cast<uintptr_t>(addr));
+    }
+    return ok;
+}
+
+memwin_prim g_ledger_prim;
+
+void InstallLedger()
+{
+    g_host = memwin_prim_host();
+    g_ledger_prim = *g_host;
+    g_ledger_prim.virtual_alloc = LedgerAlloc;
+    g_ledger_prim.virtual_free = LedgerFree;
+    if (g_host->virtual_alloc_aligned)
+        g_ledger_prim.virtual_alloc_aligned = LedgerAllocAligned;
+    memwin_prim_set(&g_ledger_prim);
+}
+
+#if !defined(_WIN32)
 // Bases of all reservations memwin_query reports, walking the whole user
 // address space (on Linux the emulation knows only memwin's reservations).
 std::vector<uintptr_t> Reservations()
@@ -959,6 +1026,7 @@ std::vector<uintptr_t> Reservations()
     }
     return out;
 }
+#endif
 
 } // namespace
 
@@ -971,7 +1039,10 @@ int main(int argc, char **argv)
         return 1;
     }
     memwin_set_fatal_handler(OnFatal, nullptr);
+    InstallLedger();
+#if !defined(_WIN32)
     std::vector<uintptr_t> before = Reservations();
+#endif
     g_mapped_ready_base = memwin_mapped_ready();
 
     std::vector<Thread> threads((size_t)opt.threads);
@@ -1050,28 +1121,37 @@ int main(int argc, char **argv)
                      (unsigned long long)g_mapped_ready_base);
         return 1;
     }
-    // No reservation left behind: none of the bases memwin gave out is
-    // still reserved, and (Linux emulation) no reservation appeared at all.
-    std::unordered_set<uintptr_t> ours, old(before.begin(), before.end());
+    for (int i = 0; i < opt.leak; i++)
+        if (!sysReserveOS(nullptr, 65536)) {
+            std::fprintf(stderr, "memwin_stress: --leak: sysReserveOS failed\n");
+            return 1;
+        }
+
+    // No reservation left behind: the ledger is empty, and (Linux emulation,
+    // which knows only memwin's reservations) no reservation appeared.
+    std::unordered_set<uintptr_t> ours;
     for (const Thread &t : threads)
         ours.insert(t.bases.begin(), t.bases.end());
     int leaks = 0;
-    for (uintptr_t b : Reservations()) {
-#if defined(_WIN32)
-        bool leaked = ours.count(b) != 0;
-#else
-        bool leaked = old.count(b) == 0;
+    auto report = [&](uintptr_t b, const char *what) {
+        if (leaks++ >= 10)
+            return;
+        memwin_region_info info{};
+        memwin_query(reinterpret_cast<void *>(b), &info);
+        std::fprintf(stderr,
+                     "memwin_stress: FAIL: reservation %#llx (%s) left behind: state %#x, "
+                     "first run %llu bytes\n",
+                     (unsigned long long)b, what, info.state, (unsigned long long)info.region_size);
+    };
+    for (uintptr_t b : g_ledger)
+        report(b, ours.count(b) ? "reserved by memwin for the stress, never released"
+                                : "reserved by memwin, never released");
+#if !defined(_WIN32)
+    std::unordered_set<uintptr_t> old(before.begin(), before.end());
+    for (uintptr_t b : Reservations())
+        if (old.count(b) == 0 && g_ledger.count(b) == 0)
+            report(b, ours.count(b) ? "made for the stress" : "unknown");
 #endif
-        if (leaked && leaks++ < 10) {
-            memwin_region_info info{};
-            memwin_query(reinterpret_cast<void *>(b), &info);
-            std::fprintf(stderr,
-                         "memwin_stress: FAIL: reservation %#llx (%s) left behind: state %#x, "
-                         "first run %llu bytes\n",
-                         (unsigned long long)b, ours.count(b) ? "made for the stress" : "unknown",
-                         info.state, (unsigned long long)info.region_size);
-        }
-    }
     if (leaks)
         return 1;
 

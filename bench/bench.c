@@ -434,109 +434,88 @@ static uint64_t nvcsw(void)
 static uint64_t threads_nvcsw; /* during the last run_threads */
 
 /* One timed batch of k operations op of size n on side; returns ns. */
-static uint64_t batch(int side, int op, size_t n, int k)
+/* A batch of k transitions of one kind is set up, run and torn down by the
+ * three functions below (shared by the timed, counting and tracing suites).
+ * The cycle runs k times over one region, every other kind over k regions. */
+static int op_regions(int op, int k)
 {
-    uint64_t t0 = 0, t1 = 0, f0 = 0;
+    return op == OP_CYCLE ? 1 : k;
+}
+
+/* Brings the regions into the state the transition starts from: none for
+ * reserve and the handshake, Reserved for map, Prepared for commit, Ready
+ * for the rest. */
+static void op_setup(int side, int op, void **r, int k, size_t n)
+{
+    int i, cnt = op_regions(op, k);
+    if (op == OP_RESERVE || op == OP_HANDSHAKE)
+        return;
+    for (i = 0; i < cnt; i++) {
+        r[i] = s_reserve(side, n);
+        if (op != OP_MAP)
+            s_map(side, r[i], n);
+        if (op != OP_MAP && op != OP_COMMIT)
+            s_commit(side, r[i], n);
+    }
+}
+
+/* The k transitions themselves. */
+static void op_run(int side, int op, void **r, int k, size_t n)
+{
     int i;
-    switch (op) {
-    case OP_RESERVE:
-        f0 = minflt();
-        t0 = now_ns();
-        for (i = 0; i < k; i++)
-            regs[i] = s_reserve(side, n);
-        t1 = now_ns();
-        batch_flt = minflt() - f0;
-        for (i = 0; i < k; i++)
-            s_drop(side, regs[i], n);
-        break;
-    case OP_MAP:
-        for (i = 0; i < k; i++)
-            regs[i] = s_reserve(side, n);
-        f0 = minflt();
-        t0 = now_ns();
-        for (i = 0; i < k; i++)
-            s_map(side, regs[i], n);
-        t1 = now_ns();
-        batch_flt = minflt() - f0;
-        for (i = 0; i < k; i++)
-            s_drop(side, regs[i], n);
-        break;
-    case OP_COMMIT:
-        for (i = 0; i < k; i++) {
-            regs[i] = s_reserve(side, n);
-            s_map(side, regs[i], n);
-        }
-        f0 = minflt();
-        t0 = now_ns();
-        for (i = 0; i < k; i++)
-            s_commit(side, regs[i], n);
-        t1 = now_ns();
-        batch_flt = minflt() - f0;
-        for (i = 0; i < k; i++)
-            s_free(side, regs[i], n);
-        break;
-    case OP_DECOMMIT:
-    case OP_FAULT:
-        for (i = 0; i < k; i++) {
-            regs[i] = s_reserve(side, n);
-            s_map(side, regs[i], n);
-            s_commit(side, regs[i], n);
-        }
-        f0 = minflt();
-        t0 = now_ns();
-        if (op == OP_DECOMMIT)
-            for (i = 0; i < k; i++)
-                s_decommit(side, regs[i], n);
-        else
-            for (i = 0; i < k; i++)
-                s_fault(side, regs[i], n);
-        t1 = now_ns();
-        batch_flt = minflt() - f0;
-        for (i = 0; i < k; i++) {
-            s_commit(side, regs[i], n); /* back to Ready: balanced accounting */
-            s_free(side, regs[i], n);
-        }
-        break;
-    case OP_RELEASE:
-        for (i = 0; i < k; i++) {
-            regs[i] = s_reserve(side, n);
-            s_map(side, regs[i], n);
-            s_commit(side, regs[i], n);
-        }
-        f0 = minflt();
-        t0 = now_ns();
-        for (i = 0; i < k; i++)
-            s_free(side, regs[i], n);
-        t1 = now_ns();
-        batch_flt = minflt() - f0;
-        break;
-    case OP_CYCLE: /* Ready -> Prepared -> Ready */
-        regs[0] = s_reserve(side, n);
-        s_map(side, regs[0], n);
-        s_commit(side, regs[0], n);
-        f0 = minflt();
-        t0 = now_ns();
-        for (i = 0; i < k; i++) {
-            s_decommit(side, regs[0], n);
-            s_commit(side, regs[0], n);
-        }
-        t1 = now_ns();
-        batch_flt = minflt() - f0;
-        s_free(side, regs[0], n);
-        break;
-    case OP_HANDSHAKE: /* None -> Reserved -> Prepared -> Ready -> None */
-        f0 = minflt();
-        t0 = now_ns();
-        for (i = 0; i < k; i++) {
+    for (i = 0; i < k; i++) {
+        switch (op) {
+        case OP_RESERVE: r[i] = s_reserve(side, n); break;
+        case OP_MAP: s_map(side, r[i], n); break;
+        case OP_COMMIT: s_commit(side, r[i], n); break;
+        case OP_DECOMMIT: s_decommit(side, r[i], n); break;
+        case OP_FAULT: s_fault(side, r[i], n); break;
+        case OP_RELEASE: s_free(side, r[i], n); break;
+        case OP_CYCLE: /* Ready -> Prepared -> Ready */
+            s_decommit(side, r[0], n);
+            s_commit(side, r[0], n);
+            break;
+        case OP_HANDSHAKE: { /* None -> Reserved -> Prepared -> Ready -> None */
             void *p = s_reserve(side, n);
             s_map(side, p, n);
             s_commit(side, p, n);
             s_free(side, p, n);
+            break;
         }
-        t1 = now_ns();
-        batch_flt = minflt() - f0;
-        break;
+        }
     }
+}
+
+/* Releases what the transitions left, with balanced accounting where
+ * memwin's counters were moved (Ready regions go back through sysFree). */
+static void op_teardown(int side, int op, void **r, int k, size_t n)
+{
+    int i, cnt = op_regions(op, k);
+    if (op == OP_RELEASE || op == OP_HANDSHAKE)
+        return;
+    for (i = 0; i < cnt; i++) {
+        if (op == OP_RESERVE || op == OP_MAP) {
+            s_drop(side, r[i], n);
+            continue;
+        }
+        if (op == OP_DECOMMIT || op == OP_FAULT)
+            s_commit(side, r[i], n);
+        s_free(side, r[i], n);
+    }
+}
+
+/* Timed: k transitions of one kind; minor faults of the timed part go to
+ * batch_flt. */
+static uint64_t batch(int side, int op, size_t n, int k)
+{
+    uint64_t t0, t1, f0;
+    op_setup(side, op, regs, k, n);
+    f0 = minflt();
+    t0 = now_ns();
+    op_run(side, op, regs, k, n);
+    t1 = now_ns();
+    batch_flt = minflt() - f0;
+    op_teardown(side, op, regs, k, n);
     return t1 - t0;
 }
 
@@ -598,49 +577,22 @@ static void suite_trans(void)
 static void suite_calls(void)
 {
     size_t si;
-    int op, i;
+    int op;
     const int n_ops = 16;
     for (op = 0; op < NOPS; op++) {
         for (si = 0; si < NSIZES; si++) {
             size_t n = sizes[si];
             uint64_t a0, f0;
             void *r[16];
-            /* set up as batch() does, count only the transition itself */
-            for (i = 0; i < n_ops; i++) {
-                if (op == OP_RESERVE || op == OP_HANDSHAKE)
-                    break;
-                r[i] = s_reserve(MEMWIN, n);
-                if (op != OP_MAP)
-                    s_map(MEMWIN, r[i], n);
-                if (op == OP_DECOMMIT || op == OP_FAULT || op == OP_RELEASE || op == OP_CYCLE)
-                    s_commit(MEMWIN, r[i], n);
-            }
+            /* set up as batch() does, count only the transitions */
+            op_setup(MEMWIN, op, r, n_ops, n);
             counting_on();
             a0 = cnt_alloc;
             f0 = cnt_free;
-            for (i = 0; i < n_ops; i++) {
-                switch (op) {
-                case OP_RESERVE: r[i] = s_reserve(MEMWIN, n); break;
-                case OP_MAP: s_map(MEMWIN, r[i], n); break;
-                case OP_COMMIT: s_commit(MEMWIN, r[i], n); break;
-                case OP_DECOMMIT: s_decommit(MEMWIN, r[i], n); break;
-                case OP_FAULT: s_fault(MEMWIN, r[i], n); break;
-                case OP_RELEASE: s_free(MEMWIN, r[i], n); break;
-                case OP_CYCLE: s_decommit(MEMWIN, r[i], n); s_commit(MEMWIN, r[i], n); break;
-                case OP_HANDSHAKE: {
-                    void *p = s_reserve(MEMWIN, n);
-                    s_map(MEMWIN, p, n);
-                    s_commit(MEMWIN, p, n);
-                    s_free(MEMWIN, p, n);
-                    break;
-                }
-                }
-            }
+            op_run(MEMWIN, op, r, n_ops, n);
             count("calls", op_name[op], n, "memwin", "prim", (double)(cnt_alloc - a0 + cnt_free - f0) / n_ops);
             counting_off();
-            if (op != OP_RELEASE && op != OP_HANDSHAKE)
-                for (i = 0; i < n_ops; i++)
-                    s_drop(MEMWIN, r[i], n);
+            op_teardown(MEMWIN, op, r, n_ops, n);
         }
     }
 }
@@ -651,55 +603,25 @@ static void trace_threads(void);
 
 static void suite_trace(void)
 {
-    static const size_t *tsizes = sizes;
     int op, side, rep;
     size_t si;
     const int counts[2] = {0, 32};
     for (op = 0; op < NOPS; op++)
         for (si = 0; si < NSIZES; si++)
             for (side = 0; side < 2; side++) {
-                size_t n = tsizes[si];
+                size_t n = sizes[si];
                 if (op == OP_MAP && side == RAW)
                     continue;
                 for (rep = 0; rep < 2; rep++) {
-                    int k = counts[rep], i;
+                    int k = counts[rep];
                     char label[128];
-                    uint64_t t0 = 0;
-                    (void)t0;
-                    for (i = 0; i < k; i++) {
-                        if (op == OP_RESERVE || op == OP_HANDSHAKE)
-                            break;
-                        regs[i] = s_reserve(side, n);
-                        if (op != OP_MAP)
-                            s_map(side, regs[i], n);
-                        if (op == OP_DECOMMIT || op == OP_FAULT || op == OP_RELEASE || op == OP_CYCLE)
-                            s_commit(side, regs[i], n);
-                    }
+                    op_setup(side, op, regs, k, n);
                     snprintf(label, sizeof label, "begin-%s-%zu-%s-%d", op_name[op], n, side_name[side], k);
                     marker(label);
-                    for (i = 0; i < k; i++) {
-                        switch (op) {
-                        case OP_RESERVE: regs[i] = s_reserve(side, n); break;
-                        case OP_MAP: s_map(side, regs[i], n); break;
-                        case OP_COMMIT: s_commit(side, regs[i], n); break;
-                        case OP_DECOMMIT: s_decommit(side, regs[i], n); break;
-                        case OP_FAULT: s_fault(side, regs[i], n); break;
-                        case OP_RELEASE: s_free(side, regs[i], n); break;
-                        case OP_CYCLE: s_decommit(side, regs[i], n); s_commit(side, regs[i], n); break;
-                        case OP_HANDSHAKE: {
-                            void *p = s_reserve(side, n);
-                            s_map(side, p, n);
-                            s_commit(side, p, n);
-                            s_free(side, p, n);
-                            break;
-                        }
-                        }
-                    }
+                    op_run(side, op, regs, k, n);
                     snprintf(label, sizeof label, "end-%s-%zu-%s-%d", op_name[op], n, side_name[side], k);
                     marker(label);
-                    if (op != OP_RELEASE && op != OP_HANDSHAKE)
-                        for (i = 0; i < k; i++)
-                            s_drop(side, regs[i], n);
+                    op_teardown(side, op, regs, k, n);
                 }
             }
     trace_threads();

@@ -53,15 +53,13 @@ export GOTOOLCHAIN=local
 
 start=$SECONDS
 if [ $build = 1 ]; then
-    say "building libmemwin.so and memwin.dll"
-    { cmake --preset linux && cmake --build --preset linux --target memwin; } >/dev/null
-    { cmake --preset windows && cmake --build --preset windows --target memwin; } >/dev/null
+    say "building libmemwin.so, memwin.dll and bench.c for both (CMake target memwin_bench)"
+    { cmake --preset linux && cmake --build --preset linux --target memwin_bench; } >/dev/null
+    { cmake --preset windows && cmake --build --preset windows --target memwin_bench; } >/dev/null
     mkdir -p "$out"
     say "building the benchmarks"
-    gcc -std=c11 -O2 -g -Wall -Wextra -Werror -Iinclude -Isrc bench/bench.c src/rtree.c \
-        -Lbuild/linux -lmemwin -Wl,-rpath,"$root/build/linux" -lpthread -o "$out/bench-linux"
-    x86_64-w64-mingw32-gcc-posix -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/bench.c \
-        build/windows/libmemwin.dll.a -static -o "$out/bench-windows.exe"
+    cp build/linux/memwin_bench "$out/bench-linux"
+    cp build/windows/memwin_bench.exe "$out/bench-windows.exe"
     cp build/windows/memwin.dll "$out/memwin.dll"
     (cd bench && CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
         go build -ldflags=-checklinkname=0 -o "$out/gowin.exe" ./gowin)

@@ -457,49 +457,51 @@ func (r *report) ratioRows(fn func(op string, n uint64) string, ops []string) {
 	r.p("\n")
 }
 
+// transKey makes the record keys of one program's transition suite for one
+// side, by transition and size.
+func transKey(prog, suite, side string) func(op string, n uint64) key {
+	return func(op string, n uint64) key { return key{prog, suite, op, n, side} }
+}
+
+// ratioTable: per transition and size, a ÷ b (median of the paired ratios,
+// min–max).
+func (r *report) ratioTable(title string, ops []string, a, b func(op string, n uint64) key) {
+	r.sizeHeader(title)
+	r.ratioRows(func(op string, n uint64) string { return fmtRatio(r.d.ratio(a(op, n), b(op, n))) }, ops)
+}
+
+// timeTable: per transition and size, the sides' median times ("x / y").
+func (r *report) timeTable(title string, ops []string, sides ...func(op string, n uint64) key) {
+	r.sizeHeader(title)
+	r.ratioRows(func(op string, n uint64) string {
+		parts := make([]string, len(sides))
+		for i, side := range sides {
+			parts[i] = fmtAbs(r.d.abs(side(op, n)))
+		}
+		return strings.Join(parts, " / ")
+	}, ops)
+}
+
 func (r *report) perSize() {
-	d := r.d
+	linuxMemwin, linuxRaw := transKey("linux", "trans", "memwin"), transKey("linux", "trans", "raw")
+	wineMemwin, wineRaw := transKey("wine", "trans", "memwin"), transKey("wine", "trans", "raw")
+	goGo, goMemwin, goRaw := transKey("gowin", "gotrans", "go"), transKey("gowin", "gotrans", "memwin"), transKey("gowin", "gotrans", "raw")
 	r.p("## Per size\n\n")
 	r.p("### Linux: libmemwin.so ÷ mmap/mprotect/munmap\n\n")
-	r.sizeHeader("ratio (min–max)")
-	r.ratioRows(func(op string, n uint64) string {
-		return fmtRatio(d.ratio(key{"linux", "trans", op, n, "memwin"}, key{"linux", "trans", op, n, "raw"}))
-	}, ratioOps)
-	r.sizeHeader("memwin / raw, median time")
-	r.ratioRows(func(op string, n uint64) string {
-		return fmtAbs(d.abs(key{"linux", "trans", op, n, "memwin"})) + " / " + fmtAbs(d.abs(key{"linux", "trans", op, n, "raw"}))
-	}, allOps)
+	r.ratioTable("ratio (min–max)", ratioOps, linuxMemwin, linuxRaw)
+	r.timeTable("memwin / raw, median time", allOps, linuxMemwin, linuxRaw)
 
 	r.p("### Linux emulation ÷ Wine's VirtualAlloc/VirtualFree (same sequence, two processes)\n\n")
-	r.sizeHeader("ratio (min–max)")
-	r.ratioRows(func(op string, n uint64) string {
-		return fmtRatio(d.ratio(key{"linux", "trans", op, n, "memwin"}, key{"wine", "trans", op, n, "raw"}))
-	}, ratioOps)
+	r.ratioTable("ratio (min–max)", ratioOps, linuxMemwin, wineRaw)
 
 	r.p("### Wine: memwin.dll ÷ kernel32 (C benchmark)\n\n")
-	r.sizeHeader("ratio (min–max)")
-	r.ratioRows(func(op string, n uint64) string {
-		return fmtRatio(d.ratio(key{"wine", "trans", op, n, "memwin"}, key{"wine", "trans", op, n, "raw"}))
-	}, ratioOps)
-	r.sizeHeader("memwin.dll / kernel32, median time")
-	r.ratioRows(func(op string, n uint64) string {
-		return fmtAbs(d.abs(key{"wine", "trans", op, n, "memwin"})) + " / " + fmtAbs(d.abs(key{"wine", "trans", op, n, "raw"}))
-	}, allOps)
+	r.ratioTable("ratio (min–max)", ratioOps, wineMemwin, wineRaw)
+	r.timeTable("memwin.dll / kernel32, median time", allOps, wineMemwin, wineRaw)
 
 	r.p("### Wine, one Go program: Go runtime, memwin.dll, kernel32\n\n")
-	r.sizeHeader("memwin.dll ÷ Go runtime")
-	r.ratioRows(func(op string, n uint64) string {
-		return fmtRatio(d.ratio(key{"gowin", "gotrans", op, n, "memwin"}, key{"gowin", "gotrans", op, n, "go"}))
-	}, allOps)
-	r.sizeHeader("Go runtime ÷ kernel32")
-	r.ratioRows(func(op string, n uint64) string {
-		return fmtRatio(d.ratio(key{"gowin", "gotrans", op, n, "go"}, key{"gowin", "gotrans", op, n, "raw"}))
-	}, ratioOps)
-	r.sizeHeader("Go / memwin.dll / kernel32, median time")
-	r.ratioRows(func(op string, n uint64) string {
-		return fmtAbs(d.abs(key{"gowin", "gotrans", op, n, "go"})) + " / " + fmtAbs(d.abs(key{"gowin", "gotrans", op, n, "memwin"})) +
-			" / " + fmtAbs(d.abs(key{"gowin", "gotrans", op, n, "raw"}))
-	}, allOps)
+	r.ratioTable("memwin.dll ÷ Go runtime", allOps, goMemwin, goGo)
+	r.ratioTable("Go runtime ÷ kernel32", ratioOps, goGo, goRaw)
+	r.timeTable("Go / memwin.dll / kernel32, median time", allOps, goGo, goMemwin, goRaw)
 }
 
 func (r *report) syscallTable() {

@@ -53,28 +53,9 @@ int snap_free(void *a, uintptr_t n, uint32_t type)
     snaps.push_back({PrimCall::kFree, type, memwin_mapped_ready(), *snap_stat});
     return snap_below->virtual_free(a, n, type);
 }
-uint32_t snap_query(const void *a, memwin_region_info *i)
-{
-    return snap_below->virtual_query(a, i);
-}
-uint32_t snap_gle(void)
-{
-    return snap_below->get_last_error();
-}
-void snap_sle(uint32_t e)
-{
-    snap_below->set_last_error(e);
-}
-void snap_write(const char *b, size_t n)
-{
-    snap_below->write_stderr(b, n);
-}
-void snap_exit(int s)
-{
-    snap_below->exit_process(s);
-}
-const memwin_prim snap_table = {snap_alloc, snap_free, snap_query, snap_gle,
-                                snap_sle,   snap_write, snap_exit, nullptr};
+// The table below with the two calls recorded (and no one-call aligned
+// reservation, so every reservation goes through virtual_alloc).
+memwin_prim snap_table;
 
 struct SnapScope {
     const memwin_prim *prev;
@@ -83,6 +64,10 @@ struct SnapScope {
         snaps.clear();
         snap_stat = s;
         snap_below = memwin_prim_current();
+        snap_table = *snap_below;
+        snap_table.virtual_alloc = snap_alloc;
+        snap_table.virtual_free = snap_free;
+        snap_table.virtual_alloc_aligned = nullptr;
         prev = memwin_prim_set(&snap_table);
     }
     ~SnapScope()

@@ -139,23 +139,20 @@ TEST(ReserveAlignedOneCall, FaultInjectionCountsAndPassesTheOneCall)
 }
 
 // The host's table without the aligned entry: an OS that has no such call.
-const memwin_prim *g_host;
-void *h_alloc(void *a, uintptr_t s, uint32_t t, uint32_t p) { return g_host->virtual_alloc(a, s, t, p); }
-int h_free(void *a, uintptr_t s, uint32_t t) { return g_host->virtual_free(a, s, t); }
-uint32_t h_query(const void *a, memwin_region_info *i) { return g_host->virtual_query(a, i); }
-uint32_t h_gle() { return g_host->get_last_error(); }
-void h_sle(uint32_t e) { g_host->set_last_error(e); }
-void h_write(const char *b, size_t n) { g_host->write_stderr(b, n); }
-void h_exit(int s) { g_host->exit_process(s); }
-const memwin_prim no_aligned_table = {h_alloc, h_free, h_query, h_gle, h_sle, h_write, h_exit, nullptr};
+const memwin_prim *no_aligned_table()
+{
+    static memwin_prim t;
+    t = *memwin_prim_host();
+    t.virtual_alloc_aligned = nullptr;
+    return &t;
+}
 
 TEST(ReserveAlignedOneCall, InjectorOverATableWithoutTheCallFallsBack)
 {
-    g_host = memwin_prim_host();
     uintptr_t reserved = 0;
     void *p;
     {
-        PrimSwap swap(&no_aligned_table);
+        PrimSwap swap(no_aligned_table());
         FaultGuard fault(MEMWIN_FAULT_COMMIT, 1, 1, 8); // armed, never hit here
         p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
     }
@@ -167,12 +164,11 @@ TEST(ReserveAlignedOneCall, InjectorOverATableWithoutTheCallFallsBack)
 
 TEST(ReserveAlignedOneCall, WithoutTheOSCallRunsGosSequence)
 {
-    g_host = memwin_prim_host();
     uintptr_t reserved = 0;
     void *p;
     std::vector<PrimCall> calls;
     {
-        PrimSwap swap(&no_aligned_table);
+        PrimSwap swap(no_aligned_table());
         EXPECT_EQ(memwin_reserve_aligned_native(), 0);
         PrimRecorder rec;
         p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
@@ -245,7 +241,6 @@ TEST(ReserveAlignedOneCall, CheckedModeRefusesAndTracks)
 // just released, before Go's sequence can re-reserve it.
 const memwin_prim *a_below;
 std::vector<uintptr_t> a_squats;
-void *a_alloc(void *a, uintptr_t s, uint32_t t, uint32_t p) { return a_below->virtual_alloc(a, s, t, p); }
 int a_free(void *a, uintptr_t s, uint32_t t)
 {
     int ok = a_below->virtual_free(a, s, t);
@@ -257,16 +252,7 @@ int a_free(void *a, uintptr_t s, uint32_t t)
     }
     return ok;
 }
-void *a_alloc_aligned(uintptr_t s, uintptr_t al, uint32_t t, uint32_t p)
-{
-    return a_below->virtual_alloc_aligned(s, al, t, p);
-}
-uint32_t a_query(const void *a, memwin_region_info *i) { return a_below->virtual_query(a, i); }
-uint32_t a_gle() { return a_below->get_last_error(); }
-void a_sle(uint32_t e) { a_below->set_last_error(e); }
-void a_write(const char *b, size_t n) { a_below->write_stderr(b, n); }
-void a_exit(int s) { a_below->exit_process(s); }
-const memwin_prim adversary = {a_alloc, a_free, a_query, a_gle, a_sle, a_write, a_exit, a_alloc_aligned};
+memwin_prim adversary; // the table below with a_free in place of its release
 
 struct Adversary {
     const memwin_prim *prev;
@@ -274,6 +260,8 @@ struct Adversary {
     {
         a_below = memwin_prim_current();
         a_squats.clear();
+        adversary = *a_below;
+        adversary.virtual_free = a_free;
         prev = memwin_prim_set(&adversary);
     }
     ~Adversary()

@@ -174,21 +174,6 @@ int r_free(void *addr, uintptr_t size, uint32_t type)
     return r;
 }
 
-uint32_t r_query(const void *addr, memwin_region_info *info)
-{
-    return rec_below->virtual_query(addr, info);
-}
-
-uint32_t r_get_last_error(void)
-{
-    return rec_below->get_last_error();
-}
-
-void r_set_last_error(uint32_t code)
-{
-    rec_below->set_last_error(code);
-}
-
 void r_write_stderr(const char *bytes, size_t len)
 {
     if (!rec_capture) {
@@ -209,9 +194,9 @@ void r_exit_process(int status)
     rec_exits.push_back(status);
 }
 
-const memwin_prim rec_table = {r_alloc,          r_free,         r_query,
-                               r_get_last_error, r_set_last_error, r_write_stderr,
-                               r_exit_process,   r_alloc_aligned};
+// The table below with the calls recorded (queries and the last error pass
+// straight through).
+memwin_prim rec_table;
 } // namespace
 
 PrimRecorder::PrimRecorder(bool capture_process)
@@ -219,6 +204,12 @@ PrimRecorder::PrimRecorder(bool capture_process)
     clear();
     rec_capture = capture_process;
     rec_below = memwin_prim_current();
+    rec_table = *rec_below;
+    rec_table.virtual_alloc = r_alloc;
+    rec_table.virtual_free = r_free;
+    rec_table.write_stderr = r_write_stderr;
+    rec_table.exit_process = r_exit_process;
+    rec_table.virtual_alloc_aligned = r_alloc_aligned;
     rec_prev = memwin_prim_set(&rec_table);
 }
 
@@ -274,31 +265,19 @@ int null_free(void *, uintptr_t, uint32_t)
 {
     return 1;
 }
-uint32_t null_query(const void *a, memwin_region_info *i)
+// The host's table with allocation and release doing nothing.
+const memwin_prim *null_table()
 {
-    return memwin_prim_host()->virtual_query(a, i);
+    static memwin_prim t;
+    t = *memwin_prim_host();
+    t.virtual_alloc = null_alloc;
+    t.virtual_free = null_free;
+    t.virtual_alloc_aligned = nullptr;
+    return &t;
 }
-uint32_t null_gle(void)
-{
-    return memwin_prim_host()->get_last_error();
-}
-void null_sle(uint32_t e)
-{
-    memwin_prim_host()->set_last_error(e);
-}
-void null_write(const char *b, size_t n)
-{
-    memwin_prim_host()->write_stderr(b, n);
-}
-void null_exit(int s)
-{
-    memwin_prim_host()->exit_process(s);
-}
-const memwin_prim null_table = {null_alloc, null_free,  null_query, null_gle,
-                                null_sle,   null_write, null_exit, nullptr};
 } // namespace
 
-NullPrim::NullPrim() : prev_(memwin_prim_set(&null_table))
+NullPrim::NullPrim() : prev_(memwin_prim_set(null_table()))
 {
 }
 

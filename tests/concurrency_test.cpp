@@ -83,10 +83,13 @@ TEST(Concurrency, EightThreadsChurnWhileOthersUseReadyMemory)
 
     // Workers start once every steady thread holds its memory and has
     // checked it once, so the steady checks overlap the churn on any
-    // scheduler (valgrind runs one thread at a time).
-    std::atomic<int> steady_ready{0};
+    // scheduler (valgrind runs one thread at a time), and once every worker
+    // exists: a thread stack made during the churn could take a range a
+    // worker released (Wine) and look like a reservation left behind.
+    std::atomic<int> steady_ready{0}, workers_started{0};
     auto worker = [&](int t) {
-        while (steady_ready.load() < kSteady)
+        workers_started.fetch_add(1);
+        while (steady_ready.load() < kSteady || workers_started.load() < kWorkers)
             std::this_thread::yield();
         for (int i = 0; i < kIters; i++) {
             const uintptr_t n = uintptr_t(1 + (i + t) % 4) * 0x10000, half = n / 2;

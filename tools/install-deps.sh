@@ -22,6 +22,8 @@ have gnuplot || need+=(gnuplot-nox)  # bench/run.sh: plots
 have strace || need+=(strace)        # bench/run.sh: system calls per transition
 have gcovr || need+=(gcovr)
 have flock || need+=(util-linux)
+have dpkg-source || need+=(dpkg-dev)  # tools/libffi-mingw.sh: Debian's libffi source
+have make || need+=(make)
 if [ ${#need[@]} -gt 0 ]; then
     echo "install-deps: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -29,4 +31,6 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -q "${need[@]}"
 fi
 have go || { echo "install-deps: Go (1.26) must be on PATH" >&2; exit 1; }
+# memwin-conform for Windows links a libffi cross-built from Debian's source.
+"$(dirname "$0")/libffi-mingw.sh"
 echo "install-deps: all present"

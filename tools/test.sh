@@ -27,7 +27,9 @@ stage() { # stage NAME COMMAND...
     fi
 }
 
-"$root/tools/install-deps.sh"
+# Debian packages and the mingw libffi (a failure here is a failed stage:
+# later stages could otherwise pass with parts left out).
+stage deps "$root/tools/install-deps.sh"
 stage linux cmake --workflow --preset linux
 stage windows-wine cmake --workflow --preset windows
 [ -x go_bindings/run_tests.sh ] && stage go-bindings go_bindings/run_tests.sh

@@ -21,6 +21,11 @@
 #include <string>
 #include <vector>
 
+#if defined(_WIN32)
+#include <windows.h>
+#include <fcntl.h>
+#include <io.h>
+#else
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
@@ -29,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #ifndef MEMWIN_VECTORS_DIR
 #define MEMWIN_VECTORS_DIR "tests/vectors"
@@ -270,6 +276,54 @@ struct Lib {
     }
 };
 
+#if defined(_WIN32)
+// An export is code when its page is executable (a data export lives in a
+// section without execute rights).
+bool is_function_symbol(void *addr)
+{
+    MEMORY_BASIC_INFORMATION mbi;
+    if (VirtualQuery(addr, &mbi, sizeof mbi) == 0)
+        return true; // cannot tell: assume so
+    return (mbi.Protect & (PAGE_EXECUTE | PAGE_EXECUTE_READ | PAGE_EXECUTE_READWRITE |
+                           PAGE_EXECUTE_WRITECOPY)) != 0;
+}
+
+// LoadLibraryW by absolute path (no search), GetProcAddress by name.
+void *lib_load(const string &path, string &err)
+{
+    wchar_t wide[MAX_PATH * 2], full[MAX_PATH * 2];
+    if (!MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, wide, MAX_PATH * 2) ||
+        !GetFullPathNameW(wide, MAX_PATH * 2, full, nullptr)) {
+        err = "bad path";
+        return nullptr;
+    }
+    HMODULE h = LoadLibraryExW(full, nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
+    if (!h)
+        err = "LoadLibraryW failed with error " + std::to_string(GetLastError());
+    return (void *)h;
+}
+
+void *lib_sym(void *handle, const string &name)
+{
+    return (void *)GetProcAddress((HMODULE)handle, name.c_str());
+}
+#else
+void *lib_load(const string &path, string &err)
+{
+    void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        err = e ? e : "?";
+    }
+    return h;
+}
+
+void *lib_sym(void *handle, const string &name)
+{
+    dlerror();
+    return dlsym(handle, name.c_str());
+}
+
 bool is_function_symbol(void *addr)
 {
     Dl_info info;
@@ -279,6 +333,7 @@ bool is_function_symbol(void *addr)
     int t = ELF64_ST_TYPE(sym->st_info);
     return t == STT_FUNC || t == STT_GNU_IFUNC;
 }
+#endif
 
 const char *kHookSigs[][2] = {
     {"memwin_mapped_ready", "u64"},
@@ -293,10 +348,10 @@ const char *kHookSigs[][2] = {
 bool open_lib(Lib &lib, const string &path, const Manifest &m, bool hooks, string &err)
 {
     lib.path = path;
-    lib.handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    string why;
+    lib.handle = lib_load(path, why);
     if (!lib.handle) {
-        const char *e = dlerror();
-        err = path + ": cannot load: " + (e ? e : "?");
+        err = path + ": cannot load: " + why;
         return false;
     }
     for (const auto &kv : m.fns) {
@@ -305,8 +360,7 @@ bool open_lib(Lib &lib, const string &path, const Manifest &m, bool hooks, strin
         bool is_hook = name.rfind("memwin_", 0) == 0;
         if (is_hook && !hooks)
             continue;
-        dlerror();
-        void *a = dlsym(lib.handle, name.c_str());
+        void *a = lib_sym(lib.handle, name);
         if (!a) {
             lib.unusable[name] = "missing symbol " + name;
             continue;
@@ -447,6 +501,31 @@ static void tr_exit_process(int s) { t_below->exit_process(s); }
 const Prim trace_table = {tr_virtual_alloc, tr_virtual_free, tr_virtual_query, tr_get_last_error,
                           tr_set_last_error, tr_write_stderr, tr_exit_process};
 
+#if defined(_WIN32)
+// The host's view is VirtualQuery itself: no snapshot to take.
+struct MapEnt {
+};
+
+vector<MapEnt> read_maps()
+{
+    return {};
+}
+
+void host_state(const vector<MapEnt> &, uintptr_t a, uint32_t &state, uint32_t &prot,
+                uintptr_t &end)
+{
+    MEMORY_BASIC_INFORMATION mbi;
+    if (VirtualQuery((const void *)a, &mbi, sizeof mbi) == 0) {
+        state = kMemFree;
+        prot = 1;
+        end = UINTPTR_MAX & ~(uintptr_t)4095;
+        return;
+    }
+    state = mbi.State;
+    prot = mbi.Protect;
+    end = (uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+}
+#else
 struct MapEnt {
     uintptr_t lo, hi;
     bool r, w, x;
@@ -504,6 +583,7 @@ void host_state(const vector<MapEnt> &maps, uintptr_t a, uint32_t &state, uint32
     prot = 1;
     end = UINTPTR_MAX & ~(uintptr_t)4095;
 }
+#endif
 
 class Runner : Harness {
 public:
@@ -642,8 +722,12 @@ private:
     {
         if (lib_.prim)
             return (uintptr_t)t_host->virtual_alloc(nullptr, size, kMemReserve, kPageReadWrite);
+#if defined(_WIN32)
+        return (uintptr_t)VirtualAlloc(nullptr, size, MEM_RESERVE, PAGE_READWRITE);
+#else
         void *p = mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         return p == MAP_FAILED ? 0 : (uintptr_t)p;
+#endif
     }
 
     void release(uintptr_t p, uintptr_t size) override
@@ -651,7 +735,11 @@ private:
         if (lib_.prim)
             t_host->virtual_free((void *)p, 0, kMemRelease);
         else
+#if defined(_WIN32)
+            VirtualFree((void *)p, 0, MEM_RELEASE), (void)size;
+#else
             munmap((void *)p, size);
+#endif
     }
 
     bool writable(uintptr_t v, uintptr_t n) override
@@ -698,6 +786,142 @@ struct Outcome {
     int crash_step = 0;
 };
 
+int g_timeout = 60;
+
+// What a child process left: its observation lines, its standard error, and
+// how it ended.
+struct ChildEnd {
+    string obs, err;
+    bool started = false; // false: could not run a child at all
+    bool killed = false;  // ended by a signal, an exception or the time limit
+    string kill_reason;
+    int status = 0;       // exit status when not killed
+};
+
+void run_child_body(Lib &lib, const Scenario &sc)
+{
+    Runner r(lib);
+    r.run(sc);
+    out_line("@done");
+}
+
+#if defined(_WIN32)
+// Windows has no fork: the runner starts itself with --child-run, which
+// loads the library and the one scenario again and writes its lines to a
+// file.  These are the settings the child needs.
+string g_vectors_dir, g_manifest_path;
+bool g_hooks = true;
+
+string temp_file(const char *prefix)
+{
+    char dir[MAX_PATH + 1], name[MAX_PATH + 1];
+    if (!GetTempPathA(sizeof dir, dir) || !GetTempFileNameA(dir, prefix, 0, name))
+        return "";
+    return name;
+}
+
+string slurp(const string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+string quote_arg(const string &a)
+{
+    return "\"" + a + "\"";
+}
+
+const char *exception_name(DWORD code)
+{
+    switch (code) {
+    case EXCEPTION_ACCESS_VIOLATION: return "access violation";
+    case EXCEPTION_STACK_OVERFLOW: return "stack overflow";
+    case EXCEPTION_ILLEGAL_INSTRUCTION: return "illegal instruction";
+    case EXCEPTION_INT_DIVIDE_BY_ZERO: return "integer divide by zero";
+    default: return "exception";
+    }
+}
+
+ChildEnd spawn_child(Lib &lib, const Scenario &sc)
+{
+    ChildEnd e;
+    char self[MAX_PATH + 1];
+    string obs = temp_file("mco"), err = temp_file("mce");
+    if (!GetModuleFileNameA(nullptr, self, sizeof self) || obs.empty() || err.empty())
+        return e;
+    SECURITY_ATTRIBUTES sa = {sizeof sa, nullptr, TRUE};
+    HANDLE herr = CreateFileA(err.c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa,
+                              CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (herr == INVALID_HANDLE_VALUE)
+        return e;
+    string cmd = quote_arg(self) + " --child-run " + quote_arg(obs) + " --vectors " +
+                 quote_arg(g_vectors_dir) + " --manifest " + quote_arg(g_manifest_path) +
+                 " --only " + quote_arg(sc.name) + (g_hooks ? "" : " --no-hooks") + " " +
+                 quote_arg(lib.path);
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = herr;
+    si.hStdError = herr;
+    vector<char> line(cmd.begin(), cmd.end());
+    line.push_back('\0');
+    fflush(stdout);
+    fflush(stderr);
+    BOOL ok = CreateProcessA(self, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi);
+    CloseHandle(herr);
+    if (!ok) {
+        DeleteFileA(obs.c_str());
+        DeleteFileA(err.c_str());
+        return e;
+    }
+    e.started = true;
+    DWORD code = 0;
+    if (WaitForSingleObject(pi.hProcess, (DWORD)g_timeout * 1000) == WAIT_TIMEOUT) {
+        TerminateProcess(pi.hProcess, 1);
+        WaitForSingleObject(pi.hProcess, INFINITE);
+        e.killed = true;
+        e.kill_reason = "timed out after " + std::to_string(g_timeout) + "s";
+    } else if (GetExitCodeProcess(pi.hProcess, &code) && (code & 0xF0000000u) == 0xC0000000u) {
+        char hex[16];
+        snprintf(hex, sizeof hex, "%#lx", (unsigned long)code);
+        e.killed = true;
+        e.kill_reason = string("exception ") + hex + " (" + exception_name(code) + ")";
+    } else {
+        e.status = (int)code;
+    }
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    e.obs = slurp(obs);
+    e.err = slurp(err);
+    DeleteFileA(obs.c_str());
+    DeleteFileA(err.c_str());
+    return e;
+}
+
+// In the child: an exception nobody handles ends the process at once with
+// its code (no debugger, no dialog), which the parent reports.
+LONG WINAPI child_crash(EXCEPTION_POINTERS *ep)
+{
+    TerminateProcess(GetCurrentProcess(), ep->ExceptionRecord->ExceptionCode);
+    return EXCEPTION_EXECUTE_HANDLER;
+}
+
+int child_main(Lib &lib, const Scenario &sc, const string &obs_path)
+{
+    SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
+    SetUnhandledExceptionFilter(child_crash);
+    g_out = _open(obs_path.c_str(), _O_WRONLY | _O_TRUNC | _O_BINARY);
+    if (g_out < 0)
+        return 3;
+    run_child_body(lib, sc);
+    _exit(0);
+}
+#else
 string read_fd_all(int fd)
 {
     string s;
@@ -709,7 +933,49 @@ string read_fd_all(int fd)
     return s;
 }
 
-int g_timeout = 60;
+ChildEnd spawn_child(Lib &lib, const Scenario &sc)
+{
+    ChildEnd e;
+    FILE *obs = tmpfile(), *err = tmpfile();
+    if (!obs || !err) {
+        if (obs)
+            fclose(obs);
+        if (err)
+            fclose(err);
+        return e;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fileno(err), 2);
+        g_out = fileno(obs);
+        alarm((unsigned)g_timeout);
+        run_child_body(lib, sc);
+        _exit(0);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+        fclose(obs);
+        fclose(err);
+        return e;
+    }
+    e.started = true;
+    e.obs = read_fd_all(fileno(obs));
+    e.err = read_fd_all(fileno(err));
+    fclose(obs);
+    fclose(err);
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        e.killed = true;
+        e.kill_reason = sig == SIGALRM ? "timed out after " + std::to_string(g_timeout) + "s"
+                                       : string("signal ") + strsignal(sig);
+    } else {
+        e.status = WEXITSTATUS(status);
+    }
+    return e;
+}
+#endif
 
 Outcome run_in_child(Lib &lib, const Scenario &sc)
 {
@@ -721,38 +987,15 @@ Outcome run_in_child(Lib &lib, const Scenario &sc)
         oc.reason = why;
         return oc;
     }
-    FILE *obs = tmpfile(), *err = tmpfile();
-    if (!obs || !err) {
-        oc.kind = Outcome::kError;
-        oc.reason = "cannot create temporary files";
-        return oc;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fileno(err), 2);
-        g_out = fileno(obs);
-        alarm((unsigned)g_timeout);
-        Runner r(lib);
-        r.run(sc);
-        out_line("@done");
-        _exit(0);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+    ChildEnd e = spawn_child(lib, sc);
+    if (!e.started) {
         oc.kind = Outcome::kError;
         oc.reason = "cannot run a child process";
-        fclose(obs);
-        fclose(err);
         return oc;
     }
-    string text = read_fd_all(fileno(obs)), errtext = read_fd_all(fileno(err));
-    fclose(obs);
-    fclose(err);
     int step = 0;
     bool done = false;
-    std::istringstream in(text);
+    std::istringstream in(e.obs);
     string l;
     while (std::getline(in, l)) {
         if (l.rfind("@step ", 0) == 0)
@@ -762,19 +1005,17 @@ Outcome run_in_child(Lib &lib, const Scenario &sc)
         else
             oc.obs.push_back(l);
     }
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
+    if (e.killed) {
         oc.kind = Outcome::kCrashed;
         oc.crash_step = step;
-        oc.reason = sig == SIGALRM ? "timed out after " + std::to_string(g_timeout) + "s"
-                                   : string("signal ") + strsignal(sig);
+        oc.reason = e.kill_reason;
         return oc;
     }
     if (!done) {
         // The library ended the process (Go's throw): what Go records.
-        for (const string &x : fatal_lines(errtext))
+        for (const string &x : fatal_lines(e.err))
             oc.obs.push_back(std::to_string(step) + " stderr " + x);
-        oc.obs.push_back(std::to_string(step) + " exit " + std::to_string(WEXITSTATUS(status)));
+        oc.obs.push_back(std::to_string(step) + " exit " + std::to_string(e.status));
     }
     return oc;
 }
@@ -900,6 +1141,7 @@ int main(int argc, char **argv)
     bool hooks = true, verbose = false;
     vector<string> libs;
     bool diff = false;
+    string child_obs; // --child-run FILE (Windows): run one scenario, write to FILE
     for (int i = 1; i < argc; i++) {
         string a = argv[i];
         auto next = [&]() -> string {
@@ -921,6 +1163,9 @@ int main(int argc, char **argv)
         else if (a == "--timeout") g_timeout = atoi(next().c_str());
         else if (a == "-v") verbose = true;
         else if (a == "--diff") diff = true;
+#if defined(_WIN32)
+        else if (a == "--child-run") child_obs = next();
+#endif
         else if (a == "-h" || a == "--help") {
             usage();
             return 0;
@@ -947,6 +1192,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "memwin-conform: %s\n", err.c_str());
             return 2;
         }
+#if defined(_WIN32)
+    g_vectors_dir = dir;
+    g_manifest_path = manifest_path;
+    g_hooks = hooks;
+    if (!child_obs.empty()) {
+        Scenario sc;
+        if (only.size() != 1 || !load_scenario(dir, *only.begin(), sc, err)) {
+            fprintf(stderr, "memwin-conform: --child-run: %s\n", err.c_str());
+            return 2;
+        }
+        return child_main(L[0], sc, child_obs);
+    }
+#endif
     setvbuf(stdout, nullptr, _IOLBF, 0);
 
     // Fields not comparable: union over the libraries.
@@ -981,6 +1239,15 @@ int main(int argc, char **argv)
 
     vector<Result> results;
     map<string, int> counts;
+    {
+        vector<string> all = scenario_names(dir);
+        for (const string &o : only)
+            if (std::find(all.begin(), all.end(), o) == all.end()) {
+                fprintf(stderr, "memwin-conform: --only: no scenario %s in %s\n", o.c_str(),
+                        dir.c_str());
+                return 2;
+            }
+    }
     for (const string &name : scenario_names(dir)) {
         if (!only.empty() && !only.count(name))
             continue;

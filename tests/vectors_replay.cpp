@@ -17,6 +17,12 @@
 #include <unistd.h>
 #endif
 
+// The format's call classes are memwin's fault-injection classes.
+static_assert(VF_CALL_RESERVE == MEMWIN_FAULT_RESERVE && VF_CALL_COMMIT == MEMWIN_FAULT_COMMIT &&
+                  VF_CALL_ALLOC == MEMWIN_FAULT_ALLOC && VF_CALL_DECOMMIT == MEMWIN_FAULT_DECOMMIT &&
+                  VF_CALL_RELEASE == MEMWIN_FAULT_RELEASE,
+              "tools/vecfmt/calls.h and memwin_prim.h disagree");
+
 namespace memwin_vectors {
 
 namespace {
@@ -88,7 +94,7 @@ void squat_clear()
 void *tr_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
 {
     void *r = t_below->virtual_alloc(addr, size, type, protect);
-    record(alloc_class(type), r != nullptr);
+    record(vf_alloc_class(type), r != nullptr);
     if (r && t_tracing && ((type & MEMWIN_MEM_RESERVE) || addr == nullptr))
         t_created.push_back((uintptr_t)r);
     return r;
@@ -96,7 +102,7 @@ void *tr_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t prote
 
 int tr_virtual_free(void *addr, uintptr_t size, uint32_t type)
 {
-    uint32_t cls = type == MEMWIN_MEM_RELEASE ? MEMWIN_FAULT_RELEASE : MEMWIN_FAULT_DECOMMIT;
+    uint32_t cls = vf_free_class(type);
     int r = t_below->virtual_free(addr, size, type);
     record(cls, r != 0);
     if (r && cls == MEMWIN_FAULT_RELEASE && t_tracing) {

@@ -11,7 +11,7 @@
 package main
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include -O2
+#cgo CFLAGS: -I${SRCDIR}/../../include -I${SRCDIR}/../vecfmt -O2
 #include "native.h"
 */
 import "C"

@@ -7,37 +7,7 @@
 
 #include "memwin_prim.h"
 
-#define CLASS_RESERVE MEMWIN_FAULT_RESERVE
-#define CLASS_COMMIT MEMWIN_FAULT_COMMIT
-#define CLASS_ALLOC MEMWIN_FAULT_ALLOC
-#define CLASS_DECOMMIT MEMWIN_FAULT_DECOMMIT
-#define CLASS_RELEASE MEMWIN_FAULT_RELEASE
-
-static uint32_t alloc_class(uint32_t type)
-{
-    uint32_t both = MEM_COMMIT | MEM_RESERVE;
-    if ((type & both) == both)
-        return CLASS_ALLOC;
-    return (type & MEM_RESERVE) ? CLASS_RESERVE : CLASS_COMMIT;
-}
-
-static uint32_t free_class(uint32_t type)
-{
-    return type == MEM_RELEASE ? CLASS_RELEASE : CLASS_DECOMMIT;
-}
-
-static char class_letter(uint32_t cls, int ok)
-{
-    char c = '?';
-    switch (cls) {
-    case CLASS_RESERVE: c = 'r'; break;
-    case CLASS_COMMIT: c = 'c'; break;
-    case CLASS_ALLOC: c = 'a'; break;
-    case CLASS_DECOMMIT: c = 'd'; break;
-    case CLASS_RELEASE: c = 'f'; break;
-    }
-    return ok ? c : (char)(c - 'a' + 'A');
-}
+#include "calls.h" /* tools/vecfmt: the letters of the calls field */
 
 /* ---- per-side recorder, Go-side injector, squatter --------------------- */
 
@@ -67,7 +37,7 @@ static void record(side_state *s, uint32_t cls, int ok)
     if (s->tid == 0 || s->tid != GetCurrentThreadId())
         return;
     if (s->n < TRACE_CAP)
-        s->buf[s->n] = class_letter(cls, ok);
+        s->buf[s->n] = vf_call_letter(cls, ok);
     s->n++;
 }
 
@@ -203,7 +173,7 @@ static int go_inject(side_state *s, uint32_t cls)
 static LPVOID WINAPI hook_va(LPVOID addr, SIZE_T size, DWORD type, DWORD protect)
 {
     side_state *s = &sides[CF_SIDE_GO];
-    uint32_t cls = alloc_class(type);
+    uint32_t cls = vf_alloc_class(type);
     LPVOID r;
     if (go_inject(s, cls)) {
         record(s, cls, 0);
@@ -218,7 +188,7 @@ static LPVOID WINAPI hook_va(LPVOID addr, SIZE_T size, DWORD type, DWORD protect
 static BOOL WINAPI hook_vf(LPVOID addr, SIZE_T size, DWORD type)
 {
     side_state *s = &sides[CF_SIDE_GO];
-    uint32_t cls = free_class(type);
+    uint32_t cls = vf_free_class(type);
     BOOL r;
     if (go_inject(s, cls)) {
         record(s, cls, 0);
@@ -226,7 +196,7 @@ static BOOL WINAPI hook_vf(LPVOID addr, SIZE_T size, DWORD type)
     }
     r = orig_vf(addr, size, type);
     record(s, cls, r != 0);
-    if (r && cls == CLASS_RELEASE && traced(s)) {
+    if (r && cls == VF_CALL_RELEASE && traced(s)) {
         note_release(s, addr);
         squat_after_release(CF_SIDE_GO, (uintptr_t)addr);
     }
@@ -297,7 +267,7 @@ static void *mt_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_
 {
     side_state *s = &sides[CF_SIDE_MEMWIN];
     void *r = mt_below->virtual_alloc(addr, size, type, protect);
-    record(s, alloc_class(type), r != NULL);
+    record(s, vf_alloc_class(type), r != NULL);
     note_alloc(s, addr, type, r);
     return r;
 }
@@ -305,10 +275,10 @@ static void *mt_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_
 static int mt_virtual_free(void *addr, uintptr_t size, uint32_t type)
 {
     side_state *s = &sides[CF_SIDE_MEMWIN];
-    uint32_t cls = free_class(type);
+    uint32_t cls = vf_free_class(type);
     int r = mt_below->virtual_free(addr, size, type);
     record(s, cls, r != 0);
-    if (r && cls == CLASS_RELEASE && traced(s)) {
+    if (r && cls == VF_CALL_RELEASE && traced(s)) {
         note_release(s, addr);
         squat_after_release(CF_SIDE_MEMWIN, (uintptr_t)addr);
     }

@@ -479,12 +479,12 @@ extern "C" {
 static void *tr_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
 {
     void *r = t_below->virtual_alloc(addr, size, type, protect);
-    record(alloc_class(type), r != nullptr);
+    record(vf_alloc_class(type), r != nullptr);
     return r;
 }
 static int tr_virtual_free(void *addr, uintptr_t size, uint32_t type)
 {
-    uint32_t cls = type == kMemRelease ? kFaultRelease : kFaultDecommit;
+    uint32_t cls = vf_free_class(type);
     int r = t_below->virtual_free(addr, size, type);
     record(cls, r != 0);
     if (r && cls == kFaultRelease && t_tracing)

@@ -384,27 +384,6 @@ uintptr_t low_align(uintptr_t p)
     return a;
 }
 
-char class_letter(uint32_t cls, bool ok)
-{
-    char c = '?';
-    switch (cls) {
-    case kFaultReserve: c = 'r'; break;
-    case kFaultCommit: c = 'c'; break;
-    case kFaultAlloc: c = 'a'; break;
-    case kFaultDecommit: c = 'd'; break;
-    case kFaultRelease: c = 'f'; break;
-    }
-    return ok ? c : (char)(c - 'a' + 'A');
-}
-
-uint32_t alloc_class(uint32_t type)
-{
-    uint32_t both = kMemCommit | kMemReserve;
-    if ((type & both) == both)
-        return kFaultAlloc;
-    return (type & kMemReserve) ? kFaultReserve : kFaultCommit;
-}
-
 std::vector<std::string> fatal_lines(const std::string &text)
 {
     std::vector<std::string> out;
@@ -603,7 +582,7 @@ bool is_zero(uintptr_t a, uintptr_t n)
 void CallTrace::add(uint32_t cls, bool ok)
 {
     if (letters.size() < 65536)
-        letters += class_letter(cls, ok);
+        letters += vf_call_letter(cls, ok);
     calls++;
 }
 

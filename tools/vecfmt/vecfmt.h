@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "calls.h" // the letters of the calls field, shared with C
+
 namespace memwin_vecfmt {
 
 // Win32 values the format names (memwin.h: MEMWIN_MEM_*, MEMWIN_PAGE_*,
@@ -21,8 +23,9 @@ namespace memwin_vecfmt {
 const uint32_t kMemCommit = 0x1000, kMemReserve = 0x2000, kMemFree = 0x10000;
 const uint32_t kMemDecommit = 0x4000, kMemRelease = 0x8000;
 const uint32_t kPageReadWrite = 4;
-const uint32_t kFaultReserve = 1, kFaultCommit = 2, kFaultAlloc = 4, kFaultDecommit = 8,
-               kFaultRelease = 16;
+const uint32_t kFaultReserve = VF_CALL_RESERVE, kFaultCommit = VF_CALL_COMMIT,
+               kFaultAlloc = VF_CALL_ALLOC, kFaultDecommit = VF_CALL_DECOMMIT,
+               kFaultRelease = VF_CALL_RELEASE;
 
 // ---- operations ----
 
@@ -85,9 +88,6 @@ std::string fmt_calls(const std::string &letters, size_t n);
 std::string state_name(uint32_t s);
 std::string prot_name(uint32_t p);
 uintptr_t low_align(uintptr_t p);
-// Letter of a traced Win32 call; alloc_class gives VirtualAlloc's class.
-char class_letter(uint32_t cls, bool ok);
-uint32_t alloc_class(uint32_t type);
 // The stderr lines kept from a fatal error's output.
 std::vector<std::string> fatal_lines(const std::string &text);
 // ---- named regions ----

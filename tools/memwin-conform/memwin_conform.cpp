@@ -848,14 +848,25 @@ ChildEnd spawn_child(Lib &lib, const Scenario &sc)
 {
     ChildEnd e;
     char self[MAX_PATH + 1];
+    if (!GetModuleFileNameA(nullptr, self, sizeof self))
+        return e;
+    // GetTempFileName creates the files: every way out below removes them.
     string obs = temp_file("mco"), err = temp_file("mce");
-    if (!GetModuleFileNameA(nullptr, self, sizeof self) || obs.empty() || err.empty())
-        return e;
+    auto remove_files = [&]() {
+        if (!obs.empty())
+            DeleteFileA(obs.c_str());
+        if (!err.empty())
+            DeleteFileA(err.c_str());
+    };
     SECURITY_ATTRIBUTES sa = {sizeof sa, nullptr, TRUE};
-    HANDLE herr = CreateFileA(err.c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa,
-                              CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
-    if (herr == INVALID_HANDLE_VALUE)
+    HANDLE herr = obs.empty() || err.empty()
+                      ? INVALID_HANDLE_VALUE
+                      : CreateFileA(err.c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                                    &sa, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (herr == INVALID_HANDLE_VALUE) {
+        remove_files();
         return e;
+    }
     string cmd = quote_arg(self) + " --child-run " + quote_arg(obs) + " --vectors " +
                  quote_arg(g_vectors_dir) + " --manifest " + quote_arg(g_manifest_path) +
                  " --only " + quote_arg(sc.name) + (g_hooks ? "" : " --no-hooks") + " " +
@@ -875,8 +886,7 @@ ChildEnd spawn_child(Lib &lib, const Scenario &sc)
     BOOL ok = CreateProcessA(self, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si, &pi);
     CloseHandle(herr);
     if (!ok) {
-        DeleteFileA(obs.c_str());
-        DeleteFileA(err.c_str());
+        remove_files();
         return e;
     }
     e.started = true;
@@ -898,8 +908,7 @@ ChildEnd spawn_child(Lib &lib, const Scenario &sc)
     CloseHandle(pi.hProcess);
     e.obs = slurp(obs);
     e.err = slurp(err);
-    DeleteFileA(obs.c_str());
-    DeleteFileA(err.c_str());
+    remove_files();
     return e;
 }
 

@@ -1143,9 +1143,10 @@ int main(int argc, char **argv)
                      "first run %llu bytes\n",
                      (unsigned long long)b, what, info.state, (unsigned long long)info.region_size);
     };
+    // One label for the ledger: a base the stress used may since have been
+    // reserved again by someone else, so "whose" cannot be told from it.
     for (uintptr_t b : g_ledger)
-        report(b, ours.count(b) ? "reserved by memwin for the stress, never released"
-                                : "reserved by memwin, never released");
+        report(b, "reserved by memwin, never released");
 #if !defined(_WIN32)
     std::unordered_set<uintptr_t> old(before.begin(), before.end());
     for (uintptr_t b : Reservations())

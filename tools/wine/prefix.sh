@@ -13,8 +13,8 @@ if [ ! -f "$stamp" ]; then
     exec 9>"$prefix.lock"
     flock 9
     if [ ! -f "$stamp" ]; then
-        WINEPREFIX=$prefix WINEDEBUG=-all wineboot -i >/dev/null 2>&1 || true
-        WINEPREFIX=$prefix wineserver -w || true
+        WINEPREFIX=$prefix WINEDEBUG=-all wineboot -i </dev/null >/dev/null 2>&1 || true
+        WINEPREFIX=$prefix wineserver -w </dev/null >/dev/null 2>&1 || true
         dll=$prefix/drive_c/windows/system32/bcryptprimitives.dll
         x86_64-w64-mingw32-gcc -O2 -shared -o "$dll" "$here/bcryptprimitives.c" \
             -ladvapi32 -Wl,--kill-at -static

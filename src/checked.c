@@ -159,7 +159,8 @@ static const char *const error_titles[] = {
     "", "memwin: null argument", "memwin: unaligned address", "memwin: bad size",
     "memwin: range overflows", "memwin: memory not managed by memwin",
     "memwin: illegal state transition", "memwin: not a whole reservation",
-    "memwin: bad alignment", "memwin: accounting violation", "",
+    "memwin: bad alignment", "memwin: accounting violation",
+    "out of memory", /* MEMWIN_ERR_OS: refused only when the tracker's record cannot be allocated */
 };
 
 /* Refuses the call: in recoverable mode the error is recorded for the

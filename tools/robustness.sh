@@ -9,7 +9,7 @@
 #                                                               build/valgrind
 #   fuzz      fuzz/run.sh: seed replay + memwin_fuzz for FUZZ_SECONDS
 #                                                               build/fuzz
-#   coverage  lines and branches of src/ from the gtest suite + stress
+#   coverage  lines and branches of src/ from the gtest suites + stress
 #             (gcov via gcovr), printed as tables              build/cov
 #
 # Prints one line per step (its log: build/logs/robustness-<step>.log), the
@@ -177,6 +177,11 @@ run_coverage() {
     find "$b" -name '*.gcda' -delete
     # Coverage counts what ran; failures are the other steps' business.
     "$b/memwin_tests" >/dev/null 2>&1
+    # The allocation-failure tests, each in a process of its own (as ctest).
+    local t
+    for t in $("$b/memwin_alloc_fail_tests" --gtest_list_tests | sed -n 's/^  //p'); do
+        "$b/memwin_alloc_fail_tests" --gtest_filter="AllocFail.$t" >/dev/null 2>&1
+    done
     local m
     for m in exact checked recoverable; do
         "$b/memwin_stress" --mode $m --threads 4 --ops 30000 --seed "$seed" \
@@ -187,7 +192,7 @@ run_coverage() {
     objs=$(dirname "$(find "$b" -name 'checked.c.gcno' | head -n 1)")
     [ -d "$objs" ] || { echo "coverage: no .gcno for src/checked.c under $b"; return 1; }
     local g=(gcovr -r "$root" --object-directory "$b" --filter "$root/src/" "$objs")
-    echo "coverage of src/ by the gtest suite + memwin_stress: lines (Missing: uncovered lines)"
+    echo "coverage of src/ by the gtest suites + memwin_stress: lines (Missing: uncovered lines)"
     "${g[@]}" --txt || return 1
     echo
     echo "coverage of src/: branches (Missing: lines with a branch never taken)"

@@ -1,0 +1,273 @@
+// memwin's own bookkeeping allocations failing (Linux emulation and checked
+// mode): every call whose allocation is refused fails the way Go's layer
+// fails, leaves no mapping and no record behind, and the same call succeeds
+// once memory is there again.  The program's malloc and calloc fail on
+// request (failing_malloc.h); each test is run in a process of its own (see
+// CMakeLists.txt), so the emulation's caches of spare records and index
+// leaves start empty and the number of allocations on each path is known.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <string>
+
+#include "failing_malloc.h"
+#include "memwin.h"
+#include "memwin_prim.h"
+
+namespace {
+
+constexpr uintptr_t kGranule = 65536;
+// The emulation's granule index has one leaf per 4096 granules (256 MiB).
+constexpr uintptr_t kLeafSpan = uintptr_t(4096) * kGranule;
+
+// The start of a range of `size` bytes at a multiple of `align` that nothing
+// in the process maps: reserved from the kernel, then given back.
+uintptr_t FreeArea(uintptr_t size, uintptr_t align)
+{
+    void *p = mmap(nullptr, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    munmap(p, size + align);
+    return (reinterpret_cast<uintptr_t>(p) + align - 1) & ~(align - 1);
+}
+
+// No mapping at all on [a, a+n): the kernel's view, not memwin's.
+bool Unmapped(uintptr_t a, uintptr_t n)
+{
+    void *want = reinterpret_cast<void *>(a);
+    void *p = mmap(want, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    munmap(p, n);
+    return p == want;
+}
+
+memwin_region_info Query(uintptr_t a)
+{
+    memwin_region_info info{};
+    memwin_query(reinterpret_cast<void *>(a), &info);
+    return info;
+}
+
+struct Attempt {
+    void *p;
+    long failed; // allocations refused during the call
+};
+
+// One call with `allowed` allocations granted and the rest refused.
+template <class F> Attempt WithAllocations(long allowed, F call)
+{
+    failing_malloc::Arm(allowed);
+    void *p = call();
+    long failed = failing_malloc::Failed();
+    failing_malloc::Disarm();
+    return {p, failed};
+}
+
+} // namespace
+
+// The emulation's VirtualAlloc(MEM_RESERVE) across a boundary of two index
+// leaves no reservation has used: it allocates its record and a leaf per
+// side (fewer once its caches hold spares).  Refusing any of them fails the
+// call with ERROR_NOT_ENOUGH_MEMORY and undoes the mapping and the index
+// entries made before it (a second leaf refused clears the first's).
+TEST(AllocFail, EmulationReserveAcrossTwoNewIndexLeaves)
+{
+    const memwin_prim *os = memwin_prim_host();
+    uintptr_t boundary = FreeArea(2 * kLeafSpan, kLeafSpan) + kLeafSpan;
+    ASSERT_NE(boundary, kLeafSpan);
+    uintptr_t hint = boundary - kGranule, n = 2 * kGranule;
+    void *want = reinterpret_cast<void *>(hint);
+    long k = 0;
+    for (;; k++) {
+        ASSERT_LT(k, 16) << "VirtualAlloc never succeeded";
+        Attempt a = WithAllocations(
+            k, [&] { return os->virtual_alloc(want, n, MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE); });
+        if (a.p) {
+            EXPECT_EQ(a.p, want);
+            EXPECT_EQ(a.failed, 0);
+            break;
+        }
+        SCOPED_TRACE("allocations granted: " + std::to_string(k));
+        EXPECT_EQ(a.failed, 1); // gave up at the first refusal
+        EXPECT_EQ(os->get_last_error(), uint32_t(MEMWIN_ERROR_NOT_ENOUGH_MEMORY));
+        EXPECT_TRUE(Unmapped(hint, n));
+        EXPECT_EQ(Query(hint).state, MEMWIN_MEM_FREE);
+        EXPECT_EQ(Query(boundary).state, MEMWIN_MEM_FREE);
+    }
+    EXPECT_GE(k, 1) << "no allocation was refused";
+    memwin_region_info lo = Query(hint), hi = Query(boundary);
+    EXPECT_EQ(lo.state, MEMWIN_MEM_RESERVE);
+    EXPECT_EQ(lo.region_size, n);
+    EXPECT_EQ(hi.state, MEMWIN_MEM_RESERVE);
+    EXPECT_EQ(hi.allocation_base, want);
+    EXPECT_TRUE(os->virtual_free(want, 0, MEMWIN_MEM_RELEASE));
+    EXPECT_TRUE(Unmapped(hint, n));
+}
+
+// Go's sysReserveOS with a hint tries the hint, then anywhere: with every
+// allocation refused both attempts fail, and it returns nil.
+TEST(AllocFail, ReserveOSReturnsNil)
+{
+    uintptr_t hint = FreeArea(kGranule, kGranule);
+    ASSERT_NE(hint, 0u);
+    Attempt a = WithAllocations(0, [&] { return sysReserveOS(reinterpret_cast<void *>(hint), kGranule); });
+    EXPECT_EQ(a.p, nullptr);
+    EXPECT_EQ(a.failed, 2);
+    EXPECT_TRUE(Unmapped(hint, kGranule));
+    void *p = sysReserveOS(reinterpret_cast<void *>(hint), kGranule);
+    EXPECT_EQ(p, reinterpret_cast<void *>(hint));
+    sysFreeOS(p, kGranule);
+}
+
+// Prepared -> Ready and Ready -> Prepared on part of a reservation need the
+// emulation's per-page array.  Without it the OS call fails with errno 8,
+// which Go's layer reports as its own fatal error; recoverable mode returns
+// it, and the pages are as they were.
+TEST(AllocFail, PartialCommitAndDecommitRecoverable)
+{
+    ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
+    const uintptr_t n = 4 * kGranule;
+    char *v = static_cast<char *>(sysReserveOS(nullptr, n));
+    ASSERT_NE(v, nullptr);
+    uintptr_t a = reinterpret_cast<uintptr_t>(v);
+    sysMapOS(v, n); // Reserved -> Prepared (no OS call on Windows)
+
+    Attempt used = WithAllocations(0, [&] { return sysUsedOS(v, 4096), nullptr; });
+    EXPECT_GE(used.failed, 1);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+    EXPECT_STREQ(memwin_last_error_message(),
+                 "runtime: VirtualAlloc of 4096 bytes failed with errno=8\nfatal error: out of memory");
+    EXPECT_EQ(Query(a).state, MEMWIN_MEM_RESERVE);
+    EXPECT_EQ(Query(a).region_size, n);
+
+    sysUsedOS(v, n);
+    ASSERT_EQ(memwin_last_error(), 0u);
+    v[0] = 42;
+    Attempt unused = WithAllocations(0, [&] { return sysUnusedOS(v, 4096), nullptr; });
+    EXPECT_GE(unused.failed, 1);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+    // Go prints the piece it gave up at: 4096 halved and rounded down to 0.
+    EXPECT_STREQ(memwin_last_error_message(),
+                 "runtime: VirtualFree of 0 bytes failed with errno=8\n"
+                 "fatal error: runtime: failed to decommit pages");
+    EXPECT_EQ(Query(a).state, MEMWIN_MEM_COMMIT);
+    EXPECT_EQ(Query(a).region_size, n);
+    EXPECT_EQ(v[0], 42);
+
+    // With memory back, both partial transitions go through.
+    sysUnusedOS(v, 4096);
+    EXPECT_EQ(memwin_last_error(), 0u);
+    EXPECT_EQ(Query(a).state, MEMWIN_MEM_RESERVE);
+    EXPECT_EQ(Query(a).region_size, 4096u);
+    sysFreeOS(v, n);
+    EXPECT_EQ(memwin_last_error(), 0u);
+    EXPECT_TRUE(Unmapped(a, n));
+}
+
+// The same in the default (exact) mode: Go's fatal error and exit status 2.
+TEST(AllocFail, PartialCommitExactDiesLikeGo)
+{
+    void *v = sysReserveOS(nullptr, 4 * kGranule);
+    ASSERT_NE(v, nullptr);
+    EXPECT_EXIT(
+        {
+            failing_malloc::Arm(0);
+            sysUsedOS(v, 4096);
+            failing_malloc::Disarm();
+            std::fprintf(stderr, "survived\n");
+            std::_Exit(0);
+        },
+        testing::ExitedWithCode(2),
+        "^runtime: VirtualAlloc of 4096 bytes failed with errno=8\nfatal error: out of memory\n$");
+}
+
+// Checked mode, None -> Reserved: after the OS reservation the tracker
+// allocates its record and the record's page states.  When either is
+// refused the reservation is given back and the call is refused as out of
+// memory; a refusal inside the OS layer is Go's plain failed reservation (nil,
+// no error).  Two sweeps: the second starts with the emulation's caches
+// warm, so that refusals reach each of the tracker's allocations.
+TEST(AllocFail, CheckedReserveTrackerRecordRecoverable)
+{
+    ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
+    uintptr_t hint = FreeArea(kGranule, kGranule);
+    ASSERT_NE(hint, 0u);
+    void *want = reinterpret_cast<void *>(hint);
+    char message[160];
+    std::snprintf(message, sizeof message,
+                  "runtime: sysReserve(%#llx, 65536): out of memory for the tracker\n"
+                  "fatal error: out of memory",
+                  (unsigned long long)hint);
+    long os_refusals = 0, tracker_refusals = 0;
+    for (int sweep = 0; sweep < 2; sweep++) {
+        for (long k = 0;; k++) {
+            ASSERT_LT(k, 16) << "sysReserve never succeeded";
+            Attempt a = WithAllocations(k, [&] { return sysReserve(want, kGranule); });
+            if (a.p) {
+                EXPECT_EQ(a.p, want);
+                EXPECT_EQ(memwin_last_error(), 0u);
+                break;
+            }
+            SCOPED_TRACE("sweep " + std::to_string(sweep) + ", allocations granted: " +
+                         std::to_string(k));
+            EXPECT_GE(a.failed, 1);
+            if (memwin_last_error() == 0) {
+                os_refusals++;
+            } else {
+                tracker_refusals++;
+                EXPECT_EQ(a.failed, 1);
+                EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+                EXPECT_STREQ(memwin_last_error_message(), message);
+            }
+            EXPECT_TRUE(Unmapped(hint, kGranule));
+            EXPECT_EQ(Query(hint).state, MEMWIN_MEM_FREE);
+        }
+        if (sweep == 0) {
+            sysFreeOS(want, kGranule);
+            ASSERT_EQ(memwin_last_error(), 0u);
+        }
+    }
+    EXPECT_GE(os_refusals, 1);
+    EXPECT_GE(tracker_refusals, 2) << "the tracker's record and page states";
+    // The tracker knows the reservation: the whole handshake is accepted.
+    sysMemStat stat = 0;
+    sysMap(want, kGranule, &stat);
+    sysUsed(want, kGranule, kGranule);
+    EXPECT_EQ(memwin_last_error(), 0u);
+    EXPECT_EQ(Query(hint).state, MEMWIN_MEM_COMMIT);
+    sysFree(want, kGranule, &stat);
+    EXPECT_EQ(memwin_last_error(), 0u);
+    EXPECT_EQ(stat, 0u);
+    EXPECT_TRUE(Unmapped(hint, kGranule));
+}
+
+// Checked mode without recovery: the tracker's refusal is a fatal error.
+TEST(AllocFail, CheckedReserveTrackerRecordDies)
+{
+    ASSERT_NE(memwin_set_mode(MEMWIN_MODE_CHECKED), -1);
+    uintptr_t hint = FreeArea(kGranule, kGranule);
+    ASSERT_NE(hint, 0u);
+    char want[200];
+    std::snprintf(want, sizeof want,
+                  "^runtime: sysReserve\\(%#llx, 65536\\): out of memory for the tracker\n"
+                  "fatal error: out of memory\n$",
+                  (unsigned long long)hint);
+    EXPECT_EXIT(
+        {
+            // Refuse later and later allocations: the OS layer's refusals
+            // return nil, the first of the tracker's is fatal.
+            for (long k = 0; k < 16; k++) {
+                failing_malloc::Arm(k);
+                void *p = sysReserve(reinterpret_cast<void *>(hint), kGranule);
+                failing_malloc::Disarm();
+                if (p)
+                    sysFreeOS(p, kGranule);
+            }
+            std::fprintf(stderr, "survived\n");
+            std::_Exit(0);
+        },
+        testing::ExitedWithCode(2), want);
+}

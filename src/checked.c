@@ -172,7 +172,7 @@ static void *refuse(memwin_op op, void *v, uintptr_t n, uint32_t code, const cha
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    snprintf(line, sizeof line, "runtime: %s(%#llx, %llu): %s\n", op_names[op],
+    snprintf(line, sizeof line, "runtime: %s(0x%llx, %llu): %s\n", op_names[op],
              (unsigned long long)(uintptr_t)v, (unsigned long long)n, detail);
     trk_unlock();
     if (!memwin_recover(code, line, error_titles[code]))
@@ -310,9 +310,9 @@ static int check_range(memwin_op op, void *v, uintptr_t n, unsigned allowed)
         bad = first_bad_page(a, n, allowed, &found);
     if (bad && found == ST_NONE)
         return refuse(op, v, n, MEMWIN_ERR_NOT_MANAGED,
-                      "page %#llx is not reserved by memwin (None)", (unsigned long long)bad), 0;
+                      "page 0x%llx is not reserved by memwin (None)", (unsigned long long)bad), 0;
     if (bad)
-        return refuse(op, v, n, MEMWIN_ERR_STATE, "page %#llx is %s; the call needs %s",
+        return refuse(op, v, n, MEMWIN_ERR_STATE, "page 0x%llx is %s; the call needs %s",
                       (unsigned long long)bad, state_names[found], want_text(allowed)), 0;
     return 1;
 }
@@ -398,7 +398,7 @@ static void checked_free(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
     }
     r = trk_find((uintptr_t)v);
     if (!r || r->base != (uintptr_t)v) {
-        refuse(op, v, n, MEMWIN_ERR_NOT_BASE, "%#llx is not the base of a reservation"
+        refuse(op, v, n, MEMWIN_ERR_NOT_BASE, "0x%llx is not the base of a reservation"
                " (released twice, or inside one)", (unsigned long long)(uintptr_t)v);
         return;
     }

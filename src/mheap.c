@@ -63,7 +63,7 @@ static int check_used(const memwin_mheap *h, uintptr_t arena_used, const char *w
     char line[160];
     if (h->reservation != 0 && arena_used >= h->arena_start && arena_used <= h->arena_end)
         return 1;
-    snprintf(line, sizeof line, "runtime: %s: arena_used=%#llx outside [%#llx, %#llx]\n", who,
+    snprintf(line, sizeof line, "runtime: %s: arena_used=0x%llx outside [0x%llx, 0x%llx]\n", who,
              (unsigned long long)arena_used, (unsigned long long)h->arena_start,
              (unsigned long long)h->arena_end);
     memwin_throw(line, "memwin: arena_used outside the heap arena");

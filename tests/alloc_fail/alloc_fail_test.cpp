@@ -198,7 +198,7 @@ TEST(AllocFail, CheckedReserveTrackerRecordRecoverable)
     void *want = reinterpret_cast<void *>(hint);
     char message[160];
     std::snprintf(message, sizeof message,
-                  "runtime: sysReserve(%#llx, 65536): out of memory for the tracker\n"
+                  "runtime: sysReserve(0x%llx, 65536): out of memory for the tracker\n"
                   "fatal error: out of memory",
                   (unsigned long long)hint);
     long os_refusals = 0, tracker_refusals = 0;
@@ -244,6 +244,37 @@ TEST(AllocFail, CheckedReserveTrackerRecordRecoverable)
     EXPECT_TRUE(Unmapped(hint, kGranule));
 }
 
+// sysReserveAligned refused by the tracker reports nothing reserved.
+TEST(AllocFail, CheckedReserveAlignedTrackerRefusal)
+{
+    ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
+    const uintptr_t size = 4 * kGranule, align = 4 * kGranule;
+    long tracker_refusals = 0;
+    for (long k = 0;; k++) {
+        ASSERT_LT(k, 32) << "sysReserveAligned never succeeded";
+        uintptr_t reserved = 12345;
+        Attempt a = WithAllocations(k, [&] { return sysReserveAligned(nullptr, size, align, &reserved); });
+        if (a.p) {
+            EXPECT_EQ(reinterpret_cast<uintptr_t>(a.p) % align, 0u);
+            EXPECT_EQ(reserved, size);
+            sysFreeOS(a.p, reserved);
+            EXPECT_EQ(memwin_last_error(), 0u);
+            break;
+        }
+        SCOPED_TRACE("allocations granted: " + std::to_string(k));
+        EXPECT_EQ(reserved, 0u);
+        if (memwin_last_error() != 0) {
+            tracker_refusals++;
+            EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+            EXPECT_EQ(std::string(memwin_last_error_message()).rfind("runtime: sysReserveAligned(0x0, ", 0), 0u)
+                << memwin_last_error_message();
+            EXPECT_NE(std::string(memwin_last_error_message()).find("out of memory for the tracker\nfatal error: out of memory"),
+                      std::string::npos);
+        }
+    }
+    EXPECT_GE(tracker_refusals, 1);
+}
+
 // Checked mode without recovery: the tracker's refusal is a fatal error.
 TEST(AllocFail, CheckedReserveTrackerRecordDies)
 {
@@ -252,7 +283,7 @@ TEST(AllocFail, CheckedReserveTrackerRecordDies)
     ASSERT_NE(hint, 0u);
     char want[200];
     std::snprintf(want, sizeof want,
-                  "^runtime: sysReserve\\(%#llx, 65536\\): out of memory for the tracker\n"
+                  "^runtime: sysReserve\\(0x%llx, 65536\\): out of memory for the tracker\n"
                   "fatal error: out of memory\n$",
                   (unsigned long long)hint);
     EXPECT_EXIT(

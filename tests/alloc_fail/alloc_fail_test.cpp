@@ -4,11 +4,15 @@
 // once memory is there again.  The program's malloc and calloc fail on
 // request (failing_malloc.h); each test is run in a process of its own (see
 // CMakeLists.txt), so the emulation's caches of spare records and index
-// leaves start empty and the number of allocations on each path is known.
+// leaves start empty.  The tests sweep: refuse from the first allocation on,
+// then from the second, ... until the call succeeds, so every allocation on
+// the path is refused once, however many there are.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "failing_malloc.h"

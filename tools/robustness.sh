@@ -11,12 +11,14 @@
 #                                                               build/fuzz
 #   coverage  lines and branches of src/ from the gtest suites + stress
 #             (gcov via gcovr), printed as tables              build/cov
+#   wincov    the same for memwin.dll: the Windows build's gtest suite and
+#             stress under Wine (mingw-w64's gcov)             build/wincov
 #
 # Prints one line per step (its log: build/logs/robustness-<step>.log), the
 # figures each step measured, and exits non-zero if any step failed.
 #
 # Environment:
-#   ROBUSTNESS_STEPS   steps to run, in order (default: asan tsan valgrind fuzz coverage)
+#   ROBUSTNESS_STEPS   steps to run, in order (default: asan tsan valgrind fuzz coverage wincov)
 #   STRESS_SECONDS     seconds per stress run (default 3; 8 threads each)
 #   STRESS_SEED        seed of the stress runs (default: random, printed)
 #   FUZZ_SECONDS       fuzzing time (default 60)
@@ -28,7 +30,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 logdir=$root/build/logs
 mkdir -p "$logdir"
-steps=${ROBUSTNESS_STEPS:-asan tsan valgrind fuzz coverage}
+steps=${ROBUSTNESS_STEPS:-asan tsan valgrind fuzz coverage wincov}
 secs=${STRESS_SECONDS:-3}
 export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 seed=${STRESS_SEED:-$((RANDOM * 32768 + RANDOM))}
@@ -158,12 +160,30 @@ run_fuzz() {
     "$root/fuzz/run.sh"
 }
 
+cov_flags="--coverage -fprofile-update=atomic" # atomic: the stress runs threads through the same code
+
 configure_cov() { # configure_cov [BUILD-ARGS...]
-    # Atomic counters: the stress runs threads through the same code.
-    local cov="--coverage -fprofile-update=atomic" b=$root/build/cov
-    cmake -S "$root/stress" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$cov" \
-        -DCMAKE_CXX_FLAGS="$cov" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
+    local b=$root/build/cov
+    cmake -S "$root/stress" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$cov_flags" \
+        -DCMAKE_CXX_FLAGS="$cov_flags" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
         -DCMAKE_SHARED_LINKER_FLAGS=--coverage && cmake --build "$b" "$@"
+}
+
+cov_report() { # cov_report BUILD-DIR GCOV WHAT: gcovr's tables for src/, then one summary line
+    local b=$1 gcov=$2 what=$3 objs sum
+    # The library's objects only (the tests' and the stress's are not src/).
+    objs=$(dirname "$(find "$b" -name 'checked.c.gcno' | head -n 1)")
+    [ -d "$objs" ] || { echo "coverage: no .gcno for src/checked.c under $b"; return 1; }
+    local g=(gcovr -r "$root" --gcov-executable "$gcov" --object-directory "$b" --filter "$root/src/" "$objs")
+    echo "coverage of src/ by $what: lines (Missing: uncovered lines)"
+    "${g[@]}" --txt || return 1
+    echo
+    echo "coverage of src/: branches (Missing: lines with a branch never taken)"
+    "${g[@]}" --txt --branches || return 1
+    # gcovr replaces its output file (never point it at /dev/null: that
+    # turns /dev/null into a regular file for the whole machine).
+    sum=$("${g[@]}" --print-summary --txt -o "$b/coverage.txt" 2>/dev/null)
+    echo "coverage: $(grep -E '^(lines|branches):' <<<"$sum" | tr '\n' ' ')"
 }
 
 run_coverage() {
@@ -178,30 +198,35 @@ run_coverage() {
     # Coverage counts what ran; failures are the other steps' business.
     "$b/memwin_tests" >/dev/null 2>&1
     # The allocation-failure tests, each in a process of its own (as ctest).
-    local t
+    local t m
     for t in $("$b/memwin_alloc_fail_tests" --gtest_list_tests | sed -n 's/^  //p'); do
         "$b/memwin_alloc_fail_tests" --gtest_filter="AllocFail.$t" >/dev/null 2>&1
     done
-    local m
     for m in exact checked recoverable; do
         "$b/memwin_stress" --mode $m --threads 4 --ops 30000 --seed "$seed" \
             $([ $m = recoverable ] && echo --illegal 5) >/dev/null 2>&1
     done
-    # The library's objects only (the tests' and the stress's are not src/).
-    local objs
-    objs=$(dirname "$(find "$b" -name 'checked.c.gcno' | head -n 1)")
-    [ -d "$objs" ] || { echo "coverage: no .gcno for src/checked.c under $b"; return 1; }
-    local g=(gcovr -r "$root" --object-directory "$b" --filter "$root/src/" "$objs")
-    echo "coverage of src/ by the gtest suites + memwin_stress: lines (Missing: uncovered lines)"
-    "${g[@]}" --txt || return 1
-    echo
-    echo "coverage of src/: branches (Missing: lines with a branch never taken)"
-    "${g[@]}" --txt --branches || return 1
-    local sum
-    # gcovr replaces its output file (never point it at /dev/null: that
-    # turns /dev/null into a regular file for the whole machine).
-    sum=$("${g[@]}" --print-summary --txt -o "$b/coverage.txt" 2>/dev/null)
-    echo "coverage: $(grep -E '^(lines|branches):' <<<"$sum" | tr '\n' ' ')"
+    cov_report "$b" gcov "the gtest suites + memwin_stress (Linux)"
+}
+
+# The same for the Windows build (memwin.dll over kernel32, run under Wine):
+# the Windows-only code (prim_windows.c, sysinfo_windows.c, the DLL's paths)
+# is measured here.  The programs write their .gcda files through Wine.
+run_wincov() {
+    local b=$root/build/wincov m
+    command -v gcovr >/dev/null || { echo "wincov: gcovr missing (tools/install-deps.sh)"; return 1; }
+    cmake -S "$root/stress" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw-w64.cmake" -DCMAKE_C_FLAGS="$cov_flags" \
+        -DCMAKE_CXX_FLAGS="$cov_flags" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
+        -DCMAKE_SHARED_LINKER_FLAGS=--coverage &&
+        cmake --build "$b" --target memwin_tests memwin_stress || return 1
+    find "$b" -name '*.gcda' -delete
+    "$root/tools/wine/run.sh" "$b/memwin_tests.exe" >/dev/null 2>&1
+    for m in exact checked recoverable; do
+        "$root/tools/wine/run.sh" "$b/memwin_stress.exe" --mode $m --threads 4 --ops 30000 \
+            --seed "$seed" $([ $m = recoverable ] && echo --illegal 5) >/dev/null 2>&1
+    done
+    cov_report "$b" x86_64-w64-mingw32-gcov "the gtest suite + memwin_stress (Windows, under Wine)"
 }
 
 command -v valgrind >/dev/null || { echo "robustness: valgrind missing: run tools/install-deps.sh"; exit 2; }
@@ -218,11 +243,11 @@ for s in $steps; do
         cov_prebuild=$!
     fi
     case $s in
-    asan|tsan|valgrind|fuzz|coverage) step "$s" "run_$s" ;;
+    asan|tsan|valgrind|fuzz|coverage|wincov) step "$s" "run_$s" ;;
     *) echo "robustness: unknown step $s"; exit 2 ;;
     esac
-    if [ "$s" = coverage ] && [ -f "$logdir/robustness-coverage.log" ]; then
-        sed -n '/^coverage of src/,/^coverage: /p' "$logdir/robustness-coverage.log"
+    if [[ $s == coverage || $s == wincov ]] && [ -f "$logdir/robustness-$s.log" ]; then
+        sed -n '/^coverage of src/,/^coverage: /p' "$logdir/robustness-$s.log"
     fi
 done
 

@@ -169,8 +169,8 @@ configure_cov() { # configure_cov [BUILD-ARGS...]
         -DCMAKE_SHARED_LINKER_FLAGS=--coverage && cmake --build "$b" "$@"
 }
 
-cov_report() { # cov_report BUILD-DIR GCOV WHAT: gcovr's tables for src/, then one summary line
-    local b=$1 gcov=$2 what=$3 objs sum
+cov_report() { # cov_report BUILD-DIR GCOV TARGET WHAT: gcovr's tables for src/, then one summary line
+    local b=$1 gcov=$2 target=$3 what=$4 objs sum
     # The library's objects only (the tests' and the stress's are not src/).
     objs=$(dirname "$(find "$b" -name 'checked.c.gcno' | head -n 1)")
     [ -d "$objs" ] || { echo "coverage: no .gcno for src/checked.c under $b"; return 1; }
@@ -183,7 +183,7 @@ cov_report() { # cov_report BUILD-DIR GCOV WHAT: gcovr's tables for src/, then o
     # gcovr replaces its output file (never point it at /dev/null: that
     # turns /dev/null into a regular file for the whole machine).
     sum=$("${g[@]}" --print-summary --txt -o "$b/coverage.txt" 2>/dev/null)
-    echo "coverage: $(grep -E '^(lines|branches):' <<<"$sum" | tr '\n' ' ')"
+    echo "coverage: $target $(grep -E '^(lines|branches):' <<<"$sum" | tr '\n' ' ')"
 }
 
 run_coverage() {
@@ -206,7 +206,7 @@ run_coverage() {
         "$b/memwin_stress" --mode $m --threads 4 --ops 30000 --seed "$seed" \
             $([ $m = recoverable ] && echo --illegal 5) >/dev/null 2>&1
     done
-    cov_report "$b" gcov "the gtest suites + memwin_stress (Linux)"
+    cov_report "$b" gcov linux "the gtest suites + memwin_stress (Linux)"
 }
 
 # The same for the Windows build (memwin.dll over kernel32, run under Wine):
@@ -226,7 +226,7 @@ run_wincov() {
         "$root/tools/wine/run.sh" "$b/memwin_stress.exe" --mode $m --threads 4 --ops 30000 \
             --seed "$seed" $([ $m = recoverable ] && echo --illegal 5) >/dev/null 2>&1
     done
-    cov_report "$b" x86_64-w64-mingw32-gcov "the gtest suite + memwin_stress (Windows, under Wine)"
+    cov_report "$b" x86_64-w64-mingw32-gcov windows "the gtest suite + memwin_stress (Windows, under Wine)"
 }
 
 command -v valgrind >/dev/null || { echo "robustness: valgrind missing: run tools/install-deps.sh"; exit 2; }

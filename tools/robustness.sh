@@ -162,11 +162,23 @@ run_fuzz() {
 
 cov_flags="--coverage -fprofile-update=atomic" # atomic: the stress runs threads through the same code
 
-configure_cov() { # configure_cov [BUILD-ARGS...]
-    local b=$root/build/cov
+cov_cmake() { # cov_cmake DIR [CMAKE-ARGS...]: configures DIR with coverage counters
+    local b=$1; shift
     cmake -S "$root/stress" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$cov_flags" \
         -DCMAKE_CXX_FLAGS="$cov_flags" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
-        -DCMAKE_SHARED_LINKER_FLAGS=--coverage && cmake --build "$b" "$@"
+        -DCMAKE_SHARED_LINKER_FLAGS=--coverage "$@"
+}
+
+configure_cov() { # configure_cov [BUILD-ARGS...]: the Linux coverage tree, built
+    cov_cmake "$root/build/cov" && cmake --build "$root/build/cov" "$@"
+}
+
+cov_stress() { # cov_stress PREFIX-COMMAND...: the stress in the three modes, for what it covers
+    local m
+    for m in exact checked recoverable; do
+        "$@" --mode $m --threads 4 --ops 30000 --seed "$seed" \
+            $([ $m = recoverable ] && echo --illegal 5) >/dev/null 2>&1
+    done
 }
 
 cov_report() { # cov_report BUILD-DIR GCOV TARGET WHAT: gcovr's tables for src/, then one summary line
@@ -198,14 +210,11 @@ run_coverage() {
     # Coverage counts what ran; failures are the other steps' business.
     "$b/memwin_tests" >/dev/null 2>&1
     # The allocation-failure tests, each in a process of its own (as ctest).
-    local t m
+    local t
     for t in $("$b/memwin_alloc_fail_tests" --gtest_list_tests | sed -n 's/^  //p'); do
         "$b/memwin_alloc_fail_tests" --gtest_filter="AllocFail.$t" >/dev/null 2>&1
     done
-    for m in exact checked recoverable; do
-        "$b/memwin_stress" --mode $m --threads 4 --ops 30000 --seed "$seed" \
-            $([ $m = recoverable ] && echo --illegal 5) >/dev/null 2>&1
-    done
+    cov_stress "$b/memwin_stress"
     cov_report "$b" gcov linux "the gtest suites + memwin_stress (Linux)"
 }
 
@@ -213,19 +222,13 @@ run_coverage() {
 # the Windows-only code (prim_windows.c, sysinfo_windows.c, the DLL's paths)
 # is measured here.  The programs write their .gcda files through Wine.
 run_wincov() {
-    local b=$root/build/wincov m
+    local b=$root/build/wincov
     command -v gcovr >/dev/null || { echo "wincov: gcovr missing (tools/install-deps.sh)"; return 1; }
-    cmake -S "$root/stress" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-        -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw-w64.cmake" -DCMAKE_C_FLAGS="$cov_flags" \
-        -DCMAKE_CXX_FLAGS="$cov_flags" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
-        -DCMAKE_SHARED_LINKER_FLAGS=--coverage &&
+    cov_cmake "$b" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw-w64.cmake" &&
         cmake --build "$b" --target memwin_tests memwin_stress || return 1
     find "$b" -name '*.gcda' -delete
     "$root/tools/wine/run.sh" "$b/memwin_tests.exe" >/dev/null 2>&1
-    for m in exact checked recoverable; do
-        "$root/tools/wine/run.sh" "$b/memwin_stress.exe" --mode $m --threads 4 --ops 30000 \
-            --seed "$seed" $([ $m = recoverable ] && echo --illegal 5) >/dev/null 2>&1
-    done
+    cov_stress "$root/tools/wine/run.sh" "$b/memwin_stress.exe"
     cov_report "$b" x86_64-w64-mingw32-gcov windows "the gtest suite + memwin_stress (Windows, under Wine)"
 }
 

@@ -1248,16 +1248,14 @@ int main(int argc, char **argv)
 
     vector<Result> results;
     map<string, int> counts;
-    {
-        vector<string> all = scenario_names(dir);
-        for (const string &o : only)
-            if (std::find(all.begin(), all.end(), o) == all.end()) {
-                fprintf(stderr, "memwin-conform: --only: no scenario %s in %s\n", o.c_str(),
-                        dir.c_str());
-                return 2;
-            }
-    }
-    for (const string &name : scenario_names(dir)) {
+    const vector<string> all = scenario_names(dir);
+    for (const string &o : only)
+        if (std::find(all.begin(), all.end(), o) == all.end()) {
+            fprintf(stderr, "memwin-conform: --only: no scenario %s in %s\n", o.c_str(),
+                    dir.c_str());
+            return 2;
+        }
+    for (const string &name : all) {
         if (!only.empty() && !only.count(name))
             continue;
         Result r;

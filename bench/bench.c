@@ -433,7 +433,6 @@ static uint64_t nvcsw(void)
 #endif
 static uint64_t threads_nvcsw; /* during the last run_threads */
 
-/* One timed batch of k operations op of size n on side; returns ns. */
 /* A batch of k transitions of one kind is set up, run and torn down by the
  * three functions below (shared by the timed, counting and tracing suites).
  * The cycle runs k times over one region, every other kind over k regions. */
@@ -504,8 +503,8 @@ static void op_teardown(int side, int op, void **r, int k, size_t n)
     }
 }
 
-/* Timed: k transitions of one kind; minor faults of the timed part go to
- * batch_flt. */
+/* Timed: k transitions of one kind; returns ns, and the minor faults of the
+ * timed part in batch_flt. */
 static uint64_t batch(int side, int op, size_t n, int k)
 {
     uint64_t t0, t1, f0;

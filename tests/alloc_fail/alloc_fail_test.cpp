@@ -26,7 +26,9 @@ constexpr uintptr_t kGranule = 65536;
 constexpr uintptr_t kLeafSpan = uintptr_t(4096) * kGranule;
 
 // The start of a range of `size` bytes at a multiple of `align` that nothing
-// in the process maps: reserved from the kernel, then given back.
+// in the process maps: reserved from the kernel, then given back.  (Not the
+// suite's free_area, which reserves through memwin and would leave a spare
+// record and an index leaf in the emulation's caches.)
 uintptr_t FreeArea(uintptr_t size, uintptr_t align)
 {
     void *p = mmap(nullptr, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,

@@ -851,12 +851,16 @@ void DoRelease(const char *name, u64 v, u64 n, sysMemStat *stat)
         ex.code = MEMWIN_ERR_NULL;
     else if (!r || r->base != v)
         ex.code = MEMWIN_ERR_NOT_BASE;
-    else if (RoundUp(n, kPage) != r->size || n == 0)
+    else if (n != r->size) // the exact size, as Go's releases need
         ex.code = MEMWIN_ERR_NOT_BASE;
     else if (gen_free && !stat)
         ex.code = MEMWIN_ERR_NULL;
     else if (gen_free && (g_allow_free_signbit ? M.stat < n : AcctRefuse(M.stat, n, false)))
         ex.code = MEMWIN_ERR_ACCOUNTING;
+    else if (std::strcmp(name, "sysFreeOS") != 0 && // sysFree: all Ready; sysUnreserve: all Reserved
+             std::any_of(r->st.begin(), r->st.end(),
+                         [&](uint8_t s) { return s != (gen_free ? kReady : kReserved); }))
+        ex.code = MEMWIN_ERR_STATE;
     if (ex.code == 0) {
         bool ok = true;
         if (gen_free) {

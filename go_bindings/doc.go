@@ -29,7 +29,7 @@
 //	err = r.Commit(0, 64<<10)         // Prepared -> Ready     (sysUsed: +mapped-ready)
 //	b, err := r.Bytes(0, 64<<10)      // use the Ready memory
 //	err = r.Decommit(0, 64<<10)       // Ready -> Prepared     (sysUnused: -mapped-ready)
-//	err = r.Release()                 // any -> None           (sysFree or sysUnreserve)
+//	err = r.Release()                 // any -> None           (sysFree, sysUnreserve or sysFreeOS)
 //
 // Failures of the OS come back as an *Error wrapping a *FatalError with
 // Go's printed lines and message ("out of memory", ...):

@@ -212,7 +212,9 @@ func FaultFailed() uint64 { return faultFailed() }
 // absolute (a bare name would let the DLL search path pick the file).  It is
 // needed only in Windows builds without cgo, where the package loads
 // memwin.dll at run time; there the first memwin call otherwise loads the
-// DLL named by the environment variable MEMWIN_DLL (also absolute).  Load
+// DLL named by the environment variable MEMWIN_DLL (also absolute), else
+// memwin.dll in the executable's directory; under Wine a Unix path /a/b is
+// also tried as Z:\a\b.  Load
 // fails if a different DLL is already in use.  In cgo builds the library is
 // linked into the program and Load does nothing and returns nil.
 func Load(path string) error { return load(path) }

@@ -22,6 +22,10 @@ package memwin
 #define GOMW_FREE 8
 #define GOMW_UNRESERVE 9
 #define GOMW_STAT_ADD 10
+#define GOMW_ALLOC_OS 11
+#define GOMW_MAP_OS 12
+#define GOMW_USED_OS 13
+#define GOMW_FREE_OS 14
 
 #define GOMW_PRINTED_MAX 2048
 #define GOMW_MESSAGE_MAX 512
@@ -154,6 +158,18 @@ static void gomw_call(int op, int capture, uintptr_t v, uintptr_t n, uintptr_t x
 		break;
 	case GOMW_STAT_ADD:
 		memwin_stat_add(stat, (int64_t)x);
+		break;
+	case GOMW_ALLOC_OS:
+		out->ret = (uintptr_t)sysAllocOS(n);
+		break;
+	case GOMW_MAP_OS:
+		sysMapOS((void *)v, n);
+		break;
+	case GOMW_USED_OS:
+		sysUsedOS((void *)v, n);
+		break;
+	case GOMW_FREE_OS:
+		sysFreeOS((void *)v, n);
 		break;
 	}
 	out->last_error = memwin_prim_current()->get_last_error();

@@ -3,11 +3,14 @@
 package memwin
 
 // The raw layer without cgo: memwin.dll is loaded at run time by absolute
-// path (Load, or the MEMWIN_DLL environment variable) and its exports are
-// called through syscall.SyscallN.  Fatal errors reach a Go callback
-// installed with memwin_set_fatal_handler; it identifies the region-layer
-// call that wants them back by the OS thread it runs on (the call locks its
-// goroutine to that thread).
+// path (Load, or the MEMWIN_DLL environment variable, else memwin.dll in the
+// executable's own directory) and its exports are called through
+// syscall.SyscallN.  Under Wine a Unix absolute path (/home/...) is accepted
+// too: it is tried on the current drive and as Z:\home\... (Wine's Z: is
+// the Unix root).  The DLL search order is never used.  Fatal errors reach a
+// Go callback installed with memwin_set_fatal_handler; it identifies the
+// region-layer call that wants them back by the OS thread it runs on (the
+// call locks its goroutine to that thread).
 
 import (
 	"errors"
@@ -15,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -95,7 +99,8 @@ const (
 )
 
 type dll struct {
-	path      string
+	path      string // the absolute path it was loaded from
+	asked     string // the path given to Load or in MEMWIN_DLL
 	handle    uintptr
 	procs     [len(libraryExports)]uintptr
 	prevFatal uintptr // the handler ours replaced (0: the default)
@@ -122,24 +127,36 @@ const (
 	loadWithAlteredSearchPath    = 0x00000008
 )
 
-func load(path string) error {
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		return errors.New("memwin: loading memwin.dll needs a 64-bit program")
+// candidates returns the absolute paths Load tries for path, in order: an
+// absolute Windows path as it is; a rooted path without a drive ("/x/y", a
+// Unix path under Wine) on the current drive and then on Wine's Z: drive.
+// Anything else (a bare name, a relative path) is refused, so the DLL search
+// order cannot substitute another file.
+func candidates(path string) ([]string, error) {
+	if filepath.IsAbs(path) {
+		return []string{path}, nil
 	}
-	if !filepath.IsAbs(path) {
-		return fmt.Errorf("memwin: Load(%q): the path must be absolute", path)
+	if filepath.VolumeName(path) != "" || !(strings.HasPrefix(path, "/") || strings.HasPrefix(path, `\`)) {
+		return nil, fmt.Errorf("memwin: Load(%q): the path must be absolute (C:\\...\\memwin.dll; under Wine also /.../memwin.dll)", path)
 	}
-	loadMu.Lock()
-	defer loadMu.Unlock()
-	if d := current.Load(); d != nil {
-		if d.path == path {
-			return nil
-		}
-		return fmt.Errorf("memwin: Load(%q): %s is already in use", path, d.path)
+	var out []string
+	if abs, err := filepath.Abs(path); err == nil && filepath.IsAbs(abs) {
+		out = append(out, abs)
 	}
-	p16, err := syscall.UTF16PtrFromString(path)
+	z := `Z:` + strings.ReplaceAll(path, "/", `\`)
+	if len(out) == 0 || !strings.EqualFold(out[0], z) {
+		out = append(out, z)
+	}
+	return out, nil
+}
+
+// loadLibrary loads the DLL at the absolute path p; memwin.dll's own imports
+// are resolved from its directory and System32 only, not from the current
+// directory or PATH.
+func loadLibrary(p string) (uintptr, error) {
+	p16, err := syscall.UTF16PtrFromString(p)
 	if err != nil {
-		return fmt.Errorf("memwin: Load(%q): %w", path, err)
+		return 0, err
 	}
 	h, _, e := procLoadLibraryExW.Call(uintptr(unsafe.Pointer(p16)), 0,
 		loadLibrarySearchDllLoadDir|loadLibrarySearchDefaultDirs)
@@ -148,14 +165,52 @@ func load(path string) error {
 		h, _, e = procLoadLibraryExW.Call(uintptr(unsafe.Pointer(p16)), 0, loadWithAlteredSearchPath)
 	}
 	if h == 0 {
-		return fmt.Errorf("memwin: Load(%q): LoadLibraryExW: %w", path, e)
+		return 0, e
 	}
-	d := &dll{path: path, handle: h}
+	return h, nil
+}
+
+func load(path string) error {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		return errors.New("memwin: loading memwin.dll needs a 64-bit program")
+	}
+	tries, err := candidates(path)
+	if err != nil {
+		return err
+	}
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if d := current.Load(); d != nil {
+		if d.path == path || d.asked == path {
+			return nil
+		}
+		return fmt.Errorf("memwin: Load(%q): %s is already in use", path, d.path)
+	}
+	var h uintptr
+	var failures []string // "path: error" of each path tried but the last
+	for i, p := range tries {
+		if h, err = loadLibrary(p); h != 0 {
+			d := &dll{path: p, asked: path, handle: h}
+			return d.bind()
+		}
+		if i < len(tries)-1 {
+			failures = append(failures, fmt.Sprintf("%s: %v; ", p, err))
+		}
+	}
+	// The last error is wrapped (errors.Is(err, syscall.ERROR_MOD_NOT_FOUND)).
+	return fmt.Errorf("memwin: Load(%q): LoadLibraryExW failed for every path tried: %s%s: %w",
+		path, strings.Join(failures, ""), tries[len(tries)-1], err)
+}
+
+// bind looks up the exports of the loaded DLL, installs the package's fatal
+// handler and makes d the DLL in use; on failure the DLL is unloaded.
+func (d *dll) bind() error {
+	h := d.handle
 	for i, name := range libraryExports {
 		a, err := syscall.GetProcAddress(syscall.Handle(h), name)
 		if err != nil {
 			syscall.FreeLibrary(syscall.Handle(h))
-			return fmt.Errorf("memwin: Load(%q): export %s: %w", path, name, err)
+			return fmt.Errorf("memwin: Load(%q): %s: export %s: %w", d.asked, d.path, name, err)
 		}
 		d.procs[i] = a
 	}
@@ -174,7 +229,22 @@ func loadedFrom() string {
 	return "memwin.dll (not loaded)"
 }
 
-// lib returns the loaded DLL, loading $MEMWIN_DLL on first use.
+// besideExe returns the absolute path of memwin.dll in the executable's
+// directory, or an error saying why there is none.
+func besideExe() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("the executable's directory is unknown (%v)", err)
+	}
+	p := filepath.Join(filepath.Dir(exe), "memwin.dll")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("there is no %s beside the executable", p)
+	}
+	return p, nil
+}
+
+// lib returns the loaded DLL, loading on first use $MEMWIN_DLL or, when it
+// is not set, memwin.dll beside the executable.
 func lib() (*dll, error) {
 	if d := current.Load(); d != nil {
 		return d, nil
@@ -185,10 +255,14 @@ func lib() (*dll, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := os.Getenv("MEMWIN_DLL")
-	if path == "" {
-		err = errors.New("memwin: memwin.dll is not loaded: call memwin.Load with its absolute path or set MEMWIN_DLL")
-	} else if err = load(path); err == nil {
+	if path := os.Getenv("MEMWIN_DLL"); path != "" {
+		err = load(path)
+	} else if beside, berr := besideExe(); berr != nil {
+		err = fmt.Errorf("memwin: memwin.dll is not loaded: MEMWIN_DLL is not set and %v; call memwin.Load with its absolute path or set MEMWIN_DLL", berr)
+	} else {
+		err = load(beside)
+	}
+	if err == nil {
 		return current.Load(), nil
 	}
 	loadMu.Lock()
@@ -428,6 +502,14 @@ func regionCall(op int, capture bool, v, n, x uintptr, stat *SysMemStat) callRes
 		_, _, e = syscall.SyscallN(d.procs[pSysUnreserve], v, n)
 	case opStatAdd:
 		_, _, e = syscall.SyscallN(d.procs[pStatAdd], uintptr(unsafe.Pointer(stat)), x)
+	case opSysAllocOS:
+		res.ret, _, e = syscall.SyscallN(d.procs[pSysAllocOS], n)
+	case opSysMapOS:
+		_, _, e = syscall.SyscallN(d.procs[pSysMapOS], v, n)
+	case opSysUsedOS:
+		_, _, e = syscall.SyscallN(d.procs[pSysUsedOS], v, n)
+	case opSysFreeOS:
+		_, _, e = syscall.SyscallN(d.procs[pSysFreeOS], v, n)
 	}
 	runtime.KeepAlive(stat)
 	res.lastErr = Errno(e)

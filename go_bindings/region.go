@@ -97,14 +97,54 @@ var (
 	trFault     = transition{"Fault", "sysFault", "Ready -> Reserved", stateMask(StateReady), StateReserved}
 	trFree      = transition{"Release", "sysFree", "any -> None", 0, StateNone}
 	trUnreserve = transition{"Release", "sysUnreserve", "Reserved -> None", 0, StateNone}
+	trFreeOS    = transition{"Release", "sysFreeOS", "any -> None", 0, StateNone}
 	trBytes     = transition{"Bytes", "", "", stateMask(StateReady), StateReady}
 )
 
 func capture() bool { return !exact.Load() }
 
+// rangeError is an ErrRange with the numbers that failed: errors.Is(err,
+// ErrRange) holds, and its text names the offset, the length and the bound
+// broken, relative to the region rather than as addresses.
+type rangeError struct{ what, why string }
+
+func (e *rangeError) Error() string   { return e.what + ": " + e.why }
+func (e *rangeError) Is(t error) bool { return t == ErrRange }
+
+// sizeError explains why a size for a new region is refused.
+func sizeError(size uintptr) error {
+	why := fmt.Sprintf("not a multiple of %d", PageSize)
+	if size == 0 {
+		why = "zero"
+	}
+	return &rangeError{fmt.Sprintf("size %#x", size), why}
+}
+
+// spanError explains why [off, off+n) is refused for a region of size
+// bytes, or returns nil; page selects the page-granular checks of the
+// transitions (Bytes takes any byte range).
+func spanError(off, n, size uintptr, page bool) error {
+	why := ""
+	switch {
+	case n == 0:
+		why = "zero length"
+	case page && off%PageSize != 0:
+		why = fmt.Sprintf("offset not a multiple of %d", PageSize)
+	case page && n%PageSize != 0:
+		why = fmt.Sprintf("length not a multiple of %d", PageSize)
+	case off >= size:
+		why = fmt.Sprintf("starts at or past the region's end %#x", size)
+	case n > size-off:
+		why = fmt.Sprintf("ends past the region's end %#x", size)
+	default:
+		return nil
+	}
+	return &rangeError{fmt.Sprintf("range [off %#x, len %#x) of region size %#x", off, n, size), why}
+}
+
 func checkSize(tr *transition, size uintptr) error {
 	if size == 0 || size%PageSize != 0 {
-		return &Error{Op: tr.op, Func: tr.fn, Rule: tr.rule, Len: size, Err: ErrRange}
+		return &Error{Op: tr.op, Func: tr.fn, Rule: tr.rule, Len: size, Err: sizeError(size)}
 	}
 	return nil
 }
@@ -158,7 +198,11 @@ func ReserveAligned(size, align uintptr) (*Region, error) {
 		return nil, err
 	}
 	if align == 0 || align&(align-1) != 0 || size+align < size {
-		return nil, &Error{Op: tr.op, Func: tr.fn, Rule: tr.rule, Len: size, Err: ErrRange}
+		why := &rangeError{fmt.Sprintf("align %#x", align), "not a power of two"}
+		if align != 0 && align&(align-1) == 0 {
+			why = &rangeError{fmt.Sprintf("size %#x + align %#x", size, align), "overflows"}
+		}
+		return nil, &Error{Op: tr.op, Func: tr.fn, Rule: tr.rule, Len: size, Err: why}
 	}
 	res := regionCall(opSysReserveAligned, capture(), 0, size, align, nil)
 	if err := res.failure(); err != nil {
@@ -192,18 +236,60 @@ func Alloc(size uintptr) (*Region, error) {
 	return r, nil
 }
 
-// unaccount subtracts n from MappedReady without touching any memory in
-// use: it frees (sysFree: mapped-ready -= n, stat -= n) a fresh scratch
-// reservation of n bytes, after giving a scratch stat the n bytes to lose.
-// Legal in every mode of the library, and it commits nothing.
+// unaccountChunk bounds the scratch memory unaccount commits at a time.
+const unaccountChunk = 64 << 20
+
+// unaccount subtracts n, a multiple of PageSize, from MappedReady without
+// touching memory in use.  Per chunk of at most unaccountChunk bytes it makes
+// fresh scratch memory Ready without accounting (readyScratch), gives a
+// scratch stat the chunk and frees the scratch with sysFree (Ready -> None:
+// stat and mapped-ready -chunk).  Legal in every mode: checked mode's sysFree
+// needs every page Ready.  The scratch is committed but never touched.  A
+// failure stops the correction.
 func unaccount(n uintptr) {
-	res := regionCall(opSysReserve, true, 0, n, 0, nil)
-	if res.ret == 0 {
-		return
+	for n > 0 {
+		k := n
+		if k > unaccountChunk {
+			k = unaccountChunk
+		}
+		v := readyScratch(k)
+		if v == 0 {
+			return
+		}
+		var scratch SysMemStat
+		regionCall(opStatAdd, true, 0, 0, k, &scratch)
+		regionCall(opSysFree, true, v, k, 0, &scratch)
+		if scratch.Load() != 0 {
+			// Refused before it accounted: release the scratch (any -> None).
+			regionCall(opSysFreeOS, true, v, k, 0, nil)
+			return
+		}
+		// sysFree accounted before the OS call, so a failed release still
+		// counts (and leaks the scratch, as in Go).
+		n -= k
 	}
-	var scratch SysMemStat
-	regionCall(opStatAdd, true, 0, 0, n, &scratch)
-	regionCall(opSysFree, true, res.ret, n, 0, &scratch)
+}
+
+// readyScratch returns a new reservation of k bytes, all Ready, made
+// without accounting, or 0: sysAllocOS (None -> Ready), or when that fails
+// (a fault injected into the one-call commit, say) sysReserve, sysMapOS and
+// sysUsedOS (None -> Reserved -> Prepared -> Ready), which use other OS
+// calls.
+func readyScratch(k uintptr) uintptr {
+	if res := regionCall(opSysAllocOS, true, 0, k, 0, nil); res.ret != 0 {
+		return res.ret
+	}
+	res := regionCall(opSysReserve, true, 0, k, 0, nil)
+	if res.ret == 0 {
+		return 0
+	}
+	if mapped := regionCall(opSysMapOS, true, res.ret, k, 0, nil); mapped.failure() == nil {
+		if used := regionCall(opSysUsedOS, true, res.ret, k, 0, nil); used.failure() == nil {
+			return res.ret
+		}
+	}
+	regionCall(opSysFreeOS, true, res.ret, k, 0, nil) // any -> None
+	return 0
 }
 
 // failure is the error a call reported, if any.
@@ -232,22 +318,22 @@ func (r *Region) addr(off uintptr) uintptr { return uintptr(r.base) + off }
 // check validates the range of a method call; r.mu must be held.
 func (r *Region) check(tr *transition, off, n uintptr) *Error {
 	e := &Error{Op: tr.op, Func: tr.fn, Rule: tr.rule, Addr: r.addr(off), Len: n}
-	switch {
-	case r.released:
+	if r.released {
 		e.Err = ErrReleased
-	case n == 0 || off%PageSize != 0 || n%PageSize != 0 || off > r.size || n > r.size-off:
-		e.Err = ErrRange
-	default:
-		if page, st, bad := r.states.find(off, n, tr.from); bad {
-			e.Page, e.State, e.Err = r.addr(page), st, ErrIllegalTransition
-			if tr == &trBytes {
-				e.Err = ErrNotReady
-			}
-			return e
-		}
-		return nil
+		return e
 	}
-	return e
+	if err := spanError(off, n, r.size, true); err != nil {
+		e.Err = err
+		return e
+	}
+	if page, st, bad := r.states.find(off, n, tr.from); bad {
+		e.Page, e.State, e.Err = r.addr(page), st, ErrIllegalTransition
+		if tr == &trBytes {
+			e.Err = ErrNotReady
+		}
+		return e
+	}
+	return nil
 }
 
 // Map is sysMap, Reserved -> Prepared, for [off, off+n): the region's
@@ -368,13 +454,21 @@ func (r *Region) rebalance(off, n uintptr, st State) {
 }
 
 // Release returns the whole region to the OS (any -> None) and balances
-// the books.  A region whose pages are all Ready and whose SysMemStat equals
-// its size (from Alloc, or mapped once and fully committed) is freed with
-// sysFree: SysMemStat and MappedReady drop by its size, as in Go.  Otherwise
-// its Ready pages are decommitted with sysUnused, its SysMemStat is brought
-// back to zero, and the reservation is released with sysUnreserve.  If the
-// OS fails, Release returns the error with the books restored and the region
-// still usable (pages it had decommitted stay Prepared); it may be retried.
+// the books as Go's rules say (README, "Giving memory back"):
+//   - all Ready, SysMemStat equal to its size (from Alloc, or mapped once
+//     and fully committed): sysFree, which takes the size out of SysMemStat
+//     and MappedReady, as in Go;
+//   - all Reserved: SysMemStat brought back to zero (what Map added), then
+//     sysUnreserve (Reserved -> None, no accounting);
+//   - anything else: its Ready runs decommitted with sysUnused (Ready ->
+//     Prepared, MappedReady -= run), SysMemStat brought back to zero, then
+//     sysFreeOS (any -> None, no accounting).  sysFree would take the whole
+//     size from MappedReady, and checked mode refuses it (and sysUnreserve)
+//     on such pages.
+//
+// If the OS fails, Release returns the error with the books restored and
+// the region still usable (pages it had decommitted stay Prepared); it may
+// be retried.
 func (r *Region) Release() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -396,6 +490,10 @@ func (r *Region) Release() error {
 			return fail(&trFree, base, size, StateReady, err)
 		}
 	} else {
+		tr, op := &trUnreserve, opSysUnreserve
+		if r.states.bytes(0, size, StateReserved) != size {
+			tr, op = &trFreeOS, opSysFreeOS
+		}
 		for _, run := range append([]stateRun(nil), r.states.runs...) {
 			if run.st != StateReady {
 				continue
@@ -406,7 +504,7 @@ func (r *Region) Release() error {
 					r.reconcile(run.off, run.len, StatePrepared)
 					r.rebalance(run.off, run.len, StateReady)
 				}
-				return fail(&trFree, r.addr(run.off), run.len, StateReady,
+				return fail(tr, r.addr(run.off), run.len, StateReady,
 					fmt.Errorf("decommitting before the release (sysUnused): %w", err))
 			}
 			r.states.set(run.off, run.len, StatePrepared)
@@ -415,12 +513,12 @@ func (r *Region) Release() error {
 		if stat != 0 {
 			regionCall(opStatAdd, true, 0, 0, uintptr(-int64(stat)), &r.stat)
 		}
-		res := regionCall(opSysUnreserve, capture(), base, size, 0, nil)
+		res := regionCall(op, capture(), base, size, 0, nil)
 		if err := res.failure(); err != nil {
 			if stat != 0 {
 				regionCall(opStatAdd, true, 0, 0, uintptr(stat), &r.stat)
 			}
-			return fail(&trUnreserve, base, size, r.states.at(0), err)
+			return fail(tr, base, size, r.states.at(0), err)
 		}
 	}
 	r.released = true
@@ -440,7 +538,7 @@ func (r *Region) Bytes(off, n uintptr) ([]byte, error) {
 	if n == 0 || off > r.size || n > r.size-off {
 		e := r.check(&trBytes, 0, 1) // reports ErrReleased first
 		if e == nil || e.Err != ErrReleased {
-			e = &Error{Op: "Bytes", Addr: r.addr(off), Len: n, Err: ErrRange}
+			e = &Error{Op: "Bytes", Addr: r.addr(off), Len: n, Err: spanError(off, n, r.size, false)}
 		}
 		return nil, e
 	}

@@ -13,6 +13,12 @@ const (
 	opSysFree           = 8
 	opSysUnreserve      = 9
 	opStatAdd           = 10
+	// The OS layer, no accounting: Release of a region whose pages are in
+	// mixed states, and unaccount's scratch memory.
+	opSysAllocOS = 11
+	opSysMapOS   = 12
+	opSysUsedOS  = 13
+	opSysFreeOS  = 14
 )
 
 // callResult is what regionCall reports about one memwin call.

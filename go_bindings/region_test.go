@@ -434,7 +434,7 @@ func testRegionOSFailures(t *testing.T) {
 		must(t, r.Release()) // the injection failed only one call
 		wantMappedReady(t, mr, 0)
 	})
-	t.Run("sysUnreserve failure", func(t *testing.T) {
+	t.Run("sysFreeOS failure", func(t *testing.T) {
 		mr := MappedReady()
 		r := mustReserve(t, mib)
 		must(t, r.Map(0, 256*kib))
@@ -442,7 +442,7 @@ func testRegionOSFailures(t *testing.T) {
 		withFault(t, FaultRelease, 1, 1, ErrorInvalidParameter)
 		err := r.Release()
 		e, _ := wantFatal(t, err, "Release")
-		if e.Func != "sysUnreserve" {
+		if e.Func != "sysFreeOS" {
 			t.Errorf("Func %q", e.Func)
 		}
 		// Release decommitted the Ready pages before it failed.

@@ -12,6 +12,11 @@
  *    functions, because Go's functions do neither.
  *
  * Thread-safe: growth of one heap is serialised by the heap's own lock.
+ *
+ * Null pointers: a NULL heap or stats gives MEMWIN_HEAP_BAD_ARGUMENT (for
+ * mHeapMapBits / mHeapMapSpans, which return nothing, the fatal error
+ * "memwin: nil mheap", as Go's nil dereference); grown may be NULL; a NULL
+ * st or lp gives 87 (ERROR_INVALID_PARAMETER).
  */
 #ifndef MEMWIN_HEAP_H
 #define MEMWIN_HEAP_H

@@ -35,8 +35,20 @@
  *                              reservations that would take the reserved
  *                              address space above b
  *
- * Sizes take an optional binary suffix k, m, g (b=64m is 64 MiB).  In file
- * names, %p stands for the process id.  Committed and reserved bytes are
+ * Numbers are decimal or 0x hexadecimal, without sign or spaces; sizes
+ * (the budgets) take an optional binary suffix k, m, g and then b (b=64m is
+ * 64 MiB).  A malformed, negative, too large (counts and sizes: above
+ * 2^64-1; e: above 2^32-1) or too long (over 255 characters) value is
+ * refused with one line on stderr, "memwin: NAME=VALUE: <why>; using the
+ * default <d>", and the default is used.  In file names, %p stands for the
+ * process id.  The files must be regular files: memwin opens them without
+ * following a final symbolic link, without blocking (close-on-exec, and
+ * O_NONBLOCK on Linux) and refuses anything else (a FIFO, a device, a named
+ * pipe, a console) with a line on stderr; the trace is appended to, the
+ * stats file emptied and rewritten at every flush.  In secure execution
+ * (Linux: a setuid or setgid program, or one with file capabilities, i.e.
+ * AT_SECURE; read with secure_getenv) all these variables and MEMWIN_MODE
+ * are ignored, each with a line on stderr.  Committed and reserved bytes are
  * those of the memory obtained through the interposers, tracked per 4 KiB
  * page: recommitting committed pages adds nothing, a release removes the
  * whole reservation.
@@ -123,20 +135,25 @@ typedef struct memwin_interpose_policy {
 } memwin_interpose_policy;
 
 /* Reads the configuration from the environment, once (later calls do
- * nothing).  The interposers call it on first use.  Returns 0, or a Win32
- * error code if the trace or stats file cannot be created (a message goes
- * to stderr; counting and faults still work). */
+ * nothing).  The interposers call it on first use.  Returns 0, or, if the
+ * trace file cannot be opened, the error (the OS's: a Win32 code on
+ * Windows, an errno on Linux; a file refused as not regular or a symbolic
+ * link: 5, ERROR_ACCESS_DENIED, on Windows, EACCES on Linux); a message
+ * goes to stderr, counting and faults still work. */
 uint32_t memwin_interpose_init(void);
 /* Makes the interposers forward to these functions (NULL: the defaults).
  * Lets a hook chain to what it replaced; both must stay callable. */
 void memwin_interpose_set_next(memwin_virtual_alloc_fn va, memwin_virtual_free_fn vf);
-/* Copies the counters (up to size bytes of them: pass sizeof *out). */
+/* Copies the counters (up to size bytes of them: pass sizeof *out); out
+ * NULL: does nothing. */
 void memwin_interpose_get_stats(memwin_interpose_stats *out, size_t size);
-/* Replaces the fault policy (NULL: none) / reads it. */
+/* Replaces the fault policy (NULL: none) / reads it (out NULL: does
+ * nothing). */
 void memwin_interpose_set_policy(const memwin_interpose_policy *policy);
 void memwin_interpose_get_policy(memwin_interpose_policy *out);
 /* Writes out the buffered trace lines and, if MEMWIN_STATS names a file,
- * the counters (also done at process exit).  Returns 0 or an error code. */
+ * the counters (also done at process exit).  Returns 0 or an error code
+ * (a stats file refused as above: 5 / EACCES, said once, then forgotten). */
 uint32_t memwin_interpose_flush(void);
 /* A primitive table whose virtual_alloc / virtual_free are the
  * interposers (everything else is the host's): memwin_prim_set() it to
@@ -147,9 +164,15 @@ const memwin_prim *memwin_interpose_prim(void);
  * throws): catch_fatal(1) installs a fatal handler that records memwin's
  * fatal error and returns, so the failing call returns to its caller;
  * catch_fatal(0) restores the handler that was there before.  *flag
- * (memwin_interpose_fatal_flag) becomes nonzero when an error was recorded;
- * fatal_take gives its two texts (Go's printed lines, each ending in '\n',
- * and the throw message) and returns 1, or returns 0 if none. */
+ * (memwin_interpose_fatal_flag) becomes nonzero, process-wide, when an error
+ * was recorded; fatal_take, on the thread whose call raised it, gives its
+ * two texts (Go's printed lines, each ending in '\n', and the throw message)
+ * and returns 1; it returns 0 on every other thread, and if none, so the
+ * error is thrown once.  Only the first error is recorded: a later one of
+ * the same thread is dropped (its call returns), a later one of another
+ * thread blocks that thread until the process ends (its call must neither
+ * return without its memory nor print a second fatal error).  printed and
+ * message may be NULL. */
 void memwin_interpose_catch_fatal(int on);
 const volatile uint32_t *memwin_interpose_fatal_flag(void);
 int memwin_interpose_fatal_take(const char **printed, const char **message);

@@ -35,7 +35,8 @@ typedef struct memwin_prim {
     /* VirtualFree: nonzero on success, 0 with the last error set.
      * type: MEMWIN_MEM_DECOMMIT or MEMWIN_MEM_RELEASE (size must be 0). */
     int (*virtual_free)(void *addr, uintptr_t size, uint32_t type);
-    /* VirtualQuery: 0 on success, else the Win32 error code. */
+    /* VirtualQuery: 0 on success, else the Win32 error code (87, doing
+     * nothing, for info NULL in the host tables). */
     uint32_t (*virtual_query)(const void *addr, memwin_region_info *info);
     /* GetLastError / SetLastError of the calling thread. */
     uint32_t (*get_last_error)(void);

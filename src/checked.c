@@ -5,13 +5,17 @@
  *
  * Ranges may cover adjacent reservations for map/used/unused/fault (Go's
  * heap arenas are separate reservations used as one range, which is why
- * Go's fallback loops exist); release must name one whole reservation. */
+ * Go's fallback loops exist); release must name one whole reservation with
+ * its exact size, all Ready for sysFree and all Reserved for sysUnreserve,
+ * so that Go's accounting stays right.  A refused call has no effect: what
+ * the tracker needs is allocated before Go's logic runs. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "atomics.h"
+#include "env.h"
 #include "fatal.h"
 #include "mem_internal.h"
 #include "prim.h"
@@ -26,10 +30,22 @@
 enum { ST_NONE = 0, ST_RESERVED = 1, ST_PREPARED = 2, ST_READY = 3 };
 static const char *const state_names[] = {"None", "Reserved", "Prepared", "Ready"};
 
+/* A reservation's page states as a sorted list of runs: run i is the word
+ * (offset from base | state) and covers [its offset, the next run's offset),
+ * the last one up to size; neighbouring runs differ in state.  The cost is
+ * one word per run, whatever the size (a 4 TiB reservation in one state is
+ * one run).  A few runs live in the record; more go to the heap. */
+#define INLINE_RUNS 6
+#define RUN(off, st) ((uintptr_t)(off) | (uintptr_t)(st))
+#define RUN_OFF(w) ((w) & ~(PAGE - 1))
+#define RUN_ST(w) ((int)((w) & 3u))
+
 typedef struct trk_resv {
     rtree_node node; /* keyed by base; first member */
     uintptr_t base, size;
-    uint8_t *state; /* one ST_* per page */
+    size_t nruns, cap;
+    uintptr_t *runs; /* inline_runs, or the heap when more are needed */
+    uintptr_t inline_runs[INLINE_RUNS];
 } trk_resv;
 
 static rtree_node *trk_root;
@@ -46,16 +62,36 @@ static void set_root(rtree_node *root)
 #define MODE_UNSET 0xffu
 static uint64_t mode_word = MODE_UNSET;
 
+/* MEMWIN_MODE, read once per process (so a refusal is said once): ignored
+ * in secure execution, an unknown value refused with a line on stderr. */
 static int mode_from_env(void)
 {
-    const char *e = getenv("MEMWIN_MODE");
-    if (e && strcmp(e, "checked") == 0)
-        return MEMWIN_MODE_CHECKED;
-    if (e && strcmp(e, "recoverable") == 0)
-        return MEMWIN_MODE_RECOVERABLE;
-    if (e && strcmp(e, "exact") == 0)
-        return MEMWIN_MODE_EXACT;
-    return MEMWIN_DEFAULT_MODE;
+    static uint32_t once_lock;
+    static uint64_t env_mode = MODE_UNSET;
+    char e[MEMWIN_ENV_VALUE_MAX + 1];
+    const char *then = MEMWIN_DEFAULT_MODE == MEMWIN_MODE_CHECKED       ? "using the default checked"
+                       : MEMWIN_DEFAULT_MODE == MEMWIN_MODE_RECOVERABLE ? "using the default recoverable"
+                                                                        : "using the default exact";
+    if (mw_load64(&env_mode) != MODE_UNSET)
+        return (int)mw_load64(&env_mode);
+    while (!mw_try_lock32(&once_lock))
+        memwin_host_yield();
+    if (mw_load64(&env_mode) == MODE_UNSET) {
+        uint64_t m = MEMWIN_DEFAULT_MODE;
+        if (memwin_env_get("MEMWIN_MODE", e, sizeof e, then)) {
+            if (strcmp(e, "checked") == 0)
+                m = MEMWIN_MODE_CHECKED;
+            else if (strcmp(e, "recoverable") == 0)
+                m = MEMWIN_MODE_RECOVERABLE;
+            else if (strcmp(e, "exact") == 0)
+                m = MEMWIN_MODE_EXACT;
+            else
+                memwin_env_say("MEMWIN_MODE", e, "not exact, checked or recoverable", then);
+        }
+        mw_store64(&env_mode, m);
+    }
+    mw_unlock32(&once_lock);
+    return (int)mw_load64(&env_mode);
 }
 
 int memwin_get_mode(void)
@@ -187,36 +223,64 @@ static trk_resv *trk_find(uintptr_t addr)
     return (r && addr - r->base < r->size) ? r : NULL;
 }
 
-static void trk_drop(trk_resv *r);
-
-static int trk_add(uintptr_t base, uintptr_t size, uint8_t state)
+/* A record not yet in the tree, allocated before the OS call it will
+ * describe, so that a tracker without memory refuses the call before it has
+ * any effect.  NULL when out of memory. */
+static trk_resv *trk_new(void)
 {
-    trk_resv *r, *stale;
-    size = (size + PAGE - 1) & ~(PAGE - 1);
-    /* The OS just gave us [base, base+size): any record still there is of
-     * memory released while checking was off. */
-    while ((stale = (trk_resv *)rtree_floor(trk_root, base + size - 1)) != NULL &&
-           stale->base + stale->size > base)
-        trk_drop(stale);
-    r = (trk_resv *)calloc(1, sizeof *r);
-    if (r)
-        r->state = (uint8_t *)malloc(size / PAGE);
-    if (!r || !r->state) {
-        free(r);
-        return 0;
+    trk_resv *r = (trk_resv *)calloc(1, sizeof *r);
+    if (r) {
+        r->runs = r->inline_runs;
+        r->cap = INLINE_RUNS;
     }
-    r->base = r->node.key = base;
-    r->size = size;
-    memset(r->state, state, size / PAGE);
-    set_root(rtree_insert(trk_root, &r->node));
-    return 1;
+    return r;
+}
+
+static void trk_free(trk_resv *r)
+{
+    if (r->runs != r->inline_runs)
+        free(r->runs);
+    free(r);
 }
 
 static void trk_drop(trk_resv *r)
 {
     set_root(rtree_remove(trk_root, r->base));
-    free(r->state);
-    free(r);
+    trk_free(r);
+}
+
+/* None -> state for [base, base+size), which the OS just gave us: any record
+ * still there is of memory released while checking was off. */
+static void trk_insert(trk_resv *r, uintptr_t base, uintptr_t size, int state)
+{
+    trk_resv *stale;
+    while ((stale = (trk_resv *)rtree_floor(trk_root, base + size - 1)) != NULL &&
+           stale->base + stale->size > base)
+        trk_drop(stale);
+    r->base = r->node.key = base;
+    r->size = size;
+    r->nruns = 1;
+    r->runs[0] = RUN(0, state);
+    set_root(rtree_insert(trk_root, &r->node));
+}
+
+/* The index of the run containing offset off (binary search). */
+static size_t run_index(const trk_resv *r, uintptr_t off)
+{
+    size_t lo = 0, hi = r->nruns; /* runs[lo] <= off < runs[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (RUN_OFF(r->runs[mid]) <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static uintptr_t run_end(const trk_resv *r, size_t i)
+{
+    return i + 1 < r->nruns ? RUN_OFF(r->runs[i + 1]) : r->size;
 }
 
 /* Finds the first page of [v, v+n) whose state is not allowed (allowed is a
@@ -226,36 +290,112 @@ static uintptr_t first_bad_page(uintptr_t v, uintptr_t n, unsigned allowed, int 
     uintptr_t a = v, end = v + n;
     while (a < end) {
         trk_resv *r = trk_find(a);
-        uintptr_t stop, i;
+        size_t i;
         if (!r) {
             *found = ST_NONE;
             return a;
         }
-        stop = r->base + r->size < end ? r->base + r->size : end;
-        for (i = (a - r->base) / PAGE; a < stop; a += PAGE, i++) {
-            if (!(allowed & (1u << r->state[i]))) {
-                *found = r->state[i];
-                return a;
+        for (i = run_index(r, a - r->base); i < r->nruns && r->base + RUN_OFF(r->runs[i]) < end;
+             i++) {
+            if (!(allowed & (1u << RUN_ST(r->runs[i])))) {
+                uintptr_t at = r->base + RUN_OFF(r->runs[i]);
+                *found = RUN_ST(r->runs[i]);
+                return at > a ? at : a;
             }
         }
+        a = r->base + r->size;
+        if (a == 0) /* the reservation ends at the top of the address space */
+            break;
     }
     return 0;
 }
 
-static void set_pages(uintptr_t v, uintptr_t n, uint8_t state)
+/* Makes sure set_pages(v, n, ...) cannot need memory: every reservation the
+ * range touches gets room for two more runs (one range splits one run in
+ * three at most).  0 when out of memory; nothing has changed then. */
+static int make_room(uintptr_t v, uintptr_t n)
 {
     uintptr_t a = v, end = v + n;
     while (a < end) {
         trk_resv *r = trk_find(a);
-        uintptr_t stop = r->base + r->size < end ? r->base + r->size : end;
-        memset(r->state + (a - r->base) / PAGE, state, (stop - a) / PAGE);
-        a = stop;
+        if (r->nruns + 2 > r->cap) {
+            size_t cap = r->cap * 2;
+            uintptr_t *runs;
+            if (r->runs == r->inline_runs) {
+                runs = (uintptr_t *)malloc(cap * sizeof *runs);
+                if (runs)
+                    memcpy(runs, r->runs, r->nruns * sizeof *runs);
+            } else {
+                runs = (uintptr_t *)realloc(r->runs, cap * sizeof *runs);
+            }
+            if (!runs)
+                return 0;
+            r->runs = runs;
+            r->cap = cap;
+        }
+        a = r->base + r->size;
+        if (a == 0)
+            break;
+    }
+    return 1;
+}
+
+/* Gives [lo, hi) of r (offsets) the state st; room was made beforehand. */
+static void set_runs(trk_resv *r, uintptr_t lo, uintptr_t hi, int st)
+{
+    size_t i = run_index(r, lo), j = run_index(r, hi - 1), k0 = i, k1 = j + 1, m = 0, t;
+    uintptr_t repl[3];
+    int prev = k0 > 0 ? RUN_ST(r->runs[k0 - 1]) : -1;
+    /* The replacement of runs [k0, k1): what stays of run i before lo, the
+     * new run, what stays of run j after hi; a run in the state of the one
+     * before it is dropped (merged). */
+    if (RUN_OFF(r->runs[i]) < lo) {
+        repl[m++] = r->runs[i];
+        prev = RUN_ST(r->runs[i]);
+    }
+    if (st != prev) {
+        repl[m++] = RUN(lo, st);
+        prev = st;
+    }
+    if (hi < run_end(r, j) && RUN_ST(r->runs[j]) != prev) {
+        repl[m++] = RUN(hi, RUN_ST(r->runs[j]));
+        prev = RUN_ST(r->runs[j]);
+    }
+    if (k1 < r->nruns && RUN_ST(r->runs[k1]) == prev)
+        k1++; /* the run after the range continues the last one */
+    t = r->nruns - k1;
+    memmove(r->runs + k0 + m, r->runs + k1, t * sizeof *r->runs);
+    memcpy(r->runs + k0, repl, m * sizeof *repl);
+    r->nruns = k0 + m + t;
+    /* Back to the record when few runs are left. */
+    if (r->runs != r->inline_runs && r->nruns + 2 <= INLINE_RUNS) {
+        memcpy(r->inline_runs, r->runs, r->nruns * sizeof *r->runs);
+        free(r->runs);
+        r->runs = r->inline_runs;
+        r->cap = INLINE_RUNS;
     }
 }
 
-/* Exact-mode release of memory the tracker knows (reserved while checking
- * was on): forget it, so later checked calls see None there.  Costs one
- * load while the tracker is empty. */
+/* Gives every page of [v, v+n) the state st (the pages are tracked, and
+ * make_room has run for the range). */
+static void set_pages(uintptr_t v, uintptr_t n, int st)
+{
+    uintptr_t a = v, end = v + n;
+    while (a < end) {
+        trk_resv *r = trk_find(a);
+        uintptr_t stop = end - r->base < r->size ? end : r->base + r->size;
+        set_runs(r, a - r->base, stop - r->base, st);
+        a = stop;
+        if (a == 0)
+            break;
+    }
+}
+
+/* Exact-mode release at v (after the OS released it): forget the tracked
+ * reservation containing v, if any, so later checked calls see None there.
+ * The OS releases the reservation of the page that holds v (Windows rounds
+ * v down to its page), so v need not be the base itself.  Costs one load
+ * while the tracker is empty. */
 void memwin_tracker_forget(void *v)
 {
     trk_resv *r;
@@ -263,7 +403,7 @@ void memwin_tracker_forget(void *v)
         return;
     trk_lock();
     r = trk_find((uintptr_t)v);
-    if (r && r->base == (uintptr_t)v)
+    if (r)
         trk_drop(r);
     trk_unlock();
 }
@@ -303,11 +443,16 @@ static int check_range(memwin_op op, void *v, uintptr_t n, unsigned allowed)
                       "size is zero or not a multiple of 4096"), 0;
     if (a + n < a)
         return refuse(op, v, n, MEMWIN_ERR_OVERFLOW, "address + size wraps around"), 0;
-    /* Unmanaged pages first: the range is not even ours. */
-    bad = first_bad_page(a, n, (1u << ST_RESERVED) | (1u << ST_PREPARED) | (1u << ST_READY),
-                         &found);
-    if (!bad)
-        bad = first_bad_page(a, n, allowed, &found);
+    /* One pass when all is well; otherwise unmanaged pages are reported
+     * first (the range is not even ours), then the first page in a wrong
+     * state. */
+    bad = first_bad_page(a, n, allowed, &found);
+    if (bad) {
+        uintptr_t none = first_bad_page(
+            a, n, (1u << ST_RESERVED) | (1u << ST_PREPARED) | (1u << ST_READY), &found);
+        if (none)
+            bad = none; /* found is None */
+    }
     if (bad && found == ST_NONE)
         return refuse(op, v, n, MEMWIN_ERR_NOT_MANAGED,
                       "page 0x%llx is not reserved by memwin (None)", (unsigned long long)bad), 0;
@@ -340,12 +485,22 @@ static int check_stat(memwin_op op, void *v, uintptr_t n, const sysMemStat *stat
     return 1;
 }
 
-/* Reserve-like operations: check sizes, run, track the new reservation. */
+/* The tracker's own refusal when it cannot allocate: before any effect. */
+static void *refuse_no_memory(memwin_op op, void *v, uintptr_t n)
+{
+    return refuse(op, v, n, MEMWIN_ERR_OS, "out of memory for the tracker");
+}
+
+/* Reserve-like operations (None -> Reserved, or None -> Ready for alloc):
+ * check the arguments, allocate the tracker's record, run Go's logic, track
+ * the new reservation.  A refusal has no effect at all; a failure of the OS
+ * call is Go's (nil, and for sysAlloc Go's accounting of n all the same). */
 static void *checked_reserve(memwin_op op, void *v, uintptr_t n, uintptr_t align,
                              sysMemStat *stat, uintptr_t *reserved)
 {
     void *p;
     uintptr_t size = n;
+    trk_resv *rec;
     if ((uintptr_t)v % PAGE)
         return refuse(op, v, n, MEMWIN_ERR_UNALIGNED, "hint not a multiple of 4096");
     if (n == 0 || n % PAGE)
@@ -358,6 +513,9 @@ static void *checked_reserve(memwin_op op, void *v, uintptr_t n, uintptr_t align
                       "align %llu is not a power of two >= 4096", (unsigned long long)align);
     if (op == MW_ALLOC && !check_stat(op, v, n, stat, 0))
         return NULL;
+    rec = trk_new();
+    if (!rec)
+        return refuse_no_memory(op, v, n);
     switch (op) {
     case MW_ALLOC_OS:
         p = memwin_os_alloc(n);
@@ -377,21 +535,25 @@ static void *checked_reserve(memwin_op op, void *v, uintptr_t n, uintptr_t align
         p = memwin_os_reserve(v, n);
         break;
     }
-    if (p && !trk_add((uintptr_t)p, size,
-                      (op == MW_ALLOC_OS || op == MW_ALLOC) ? ST_READY : ST_RESERVED)) {
-        /* Cannot track it: undo rather than hand out unchecked memory. */
-        memwin_os_free(p, size);
-        if (reserved)
-            *reserved = 0;
-        return refuse(op, v, n, MEMWIN_ERR_OS, "out of memory for the tracker");
-    }
+    if (p)
+        trk_insert(rec, (uintptr_t)p, size,
+                   (op == MW_ALLOC_OS || op == MW_ALLOC) ? ST_READY : ST_RESERVED);
+    else
+        trk_free(rec);
     trk_unlock();
     return p;
 }
 
+/* Release of one whole reservation (any -> None; sysUnreserve: Reserved ->
+ * None).  The size must be the reservation's exactly, as Go's sysFree and
+ * sysUnreserve require.  sysFree subtracts n from mapped-ready, so its pages
+ * must all be Ready (as Go's callers' are: memory from sysAlloc); a release
+ * of pages in other states, without accounting, is sysFreeOS. */
 static void checked_free(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
 {
     trk_resv *r;
+    uintptr_t bad;
+    int found = ST_NONE;
     if (!v) {
         refuse(op, v, n, MEMWIN_ERR_NULL, "null address");
         return;
@@ -402,13 +564,21 @@ static void checked_free(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
                " (released twice, or inside one)", (unsigned long long)(uintptr_t)v);
         return;
     }
-    if (((n + PAGE - 1) & ~(PAGE - 1)) != r->size || n == 0) {
+    if (n != r->size) {
         refuse(op, v, n, MEMWIN_ERR_NOT_BASE, "size is not the reservation's (%llu bytes)",
                (unsigned long long)r->size);
         return;
     }
     if (op == MW_FREE && !check_stat(op, v, n, stat, 1))
         return;
+    if (op != MW_FREE_OS &&
+        (bad = first_bad_page((uintptr_t)v, n,
+                              1u << (op == MW_UNRESERVE ? ST_RESERVED : ST_READY), &found)) != 0) {
+        refuse(op, v, n, MEMWIN_ERR_STATE, "page 0x%llx is %s; the call needs %s",
+               (unsigned long long)bad, state_names[found],
+               op == MW_UNRESERVE ? "Reserved" : "Ready");
+        return;
+    }
     if (op == MW_FREE ? memwin_gen_free(v, n, stat) : memwin_os_free(v, n))
         trk_drop(r);
     trk_unlock();
@@ -436,6 +606,8 @@ void *memwin_checked(memwin_op op, void *v, uintptr_t n, uintptr_t extra, sysMem
             return NULL;
         if (op == MW_MAP && !check_stat(op, v, n, stat, 0))
             return NULL;
+        if (!make_room((uintptr_t)v, n))
+            return refuse_no_memory(op, v, n);
         ok = op == MW_MAP ? memwin_gen_map(v, n, stat) : 1;
         if (ok)
             set_pages((uintptr_t)v, n, ST_PREPARED);
@@ -446,12 +618,16 @@ void *memwin_checked(memwin_op op, void *v, uintptr_t n, uintptr_t extra, sysMem
         if (extra > n)
             return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
                           "prepared %llu exceeds the size", (unsigned long long)extra);
+        if (!make_room((uintptr_t)v, n))
+            return refuse_no_memory(op, v, n);
         if (is_generic(op) ? memwin_gen_used(v, n, extra) : memwin_os_used(v, n))
             set_pages((uintptr_t)v, n, ST_READY);
         break;
     case MW_UNUSED_OS: case MW_UNUSED: case MW_FAULT_OS: case MW_FAULT:
         if (!check_range(op, v, n, 1u << ST_READY))
             return NULL;
+        if (!make_room((uintptr_t)v, n))
+            return refuse_no_memory(op, v, n);
         if (op == MW_UNUSED)
             ok = memwin_gen_unused(v, n);
         else if (op == MW_FAULT)

@@ -15,4 +15,21 @@ void memwin_throw(const char *printed, const char *message);
 #define MEMWIN_LINE_MAX 128
 void memwin_format_failed(char *buf, const char *what, uintptr_t n, uint32_t err);
 
+/* What GOTRACEBACK (read from the environment at each call) makes the end
+ * of a throw do, as in Go >= 1.21 on Windows: exit(2), or crash with a
+ * fail-fast exception ("crash"; "wer" also leaves Windows Error Reporting
+ * on). */
+#define MEMWIN_TRACEBACK_EXIT 0
+#define MEMWIN_TRACEBACK_CRASH 1
+#define MEMWIN_TRACEBACK_WER 2
+int memwin_traceback_mode(void);
+
+/* The status memwin_default_fatal gives exit_process for a crash:
+ * STATUS_FAIL_FAST_EXCEPTION.  The Windows host table ends the process
+ * with RaiseFailFastException (as Go's crash does) when asked for it;
+ * under Wine the process's exit code is then this value.  On Linux _exit
+ * keeps its low 8 bits: 2, what a Linux parent also sees of such a Wine
+ * process. */
+#define MEMWIN_EXIT_FAIL_FAST ((int)0xC0000602u)
+
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "atomics.h"
+#include "env.h"
 #include "prim.h"
 
 #if defined(_WIN32)
@@ -24,6 +25,7 @@
 #else
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +36,9 @@
 #define ERR_NOT_ENOUGH_MEMORY 8u
 
 /* ---- platform ----------------------------------------------------------- */
+
+/* Outcomes of plat_open. */
+enum { OPEN_OK, OPEN_FAILED, OPEN_SYMLINK, OPEN_NOT_REGULAR };
 
 #if defined(_WIN32)
 typedef HANDLE plat_file;
@@ -75,15 +80,11 @@ static unsigned long plat_pid(void)
     return (unsigned long)GetCurrentProcessId();
 }
 
-/* The value of a variable as a NUL-terminated string; 0 if absent or too
- * long. */
-static int plat_env(const char *name, char *buf, size_t cap)
-{
-    DWORD n = GetEnvironmentVariableA(name, buf, (DWORD)cap);
-    return n > 0 && n < cap;
-}
+#define ERR_REFUSED 5u /* ERROR_ACCESS_DENIED: a file memwin will not write */
 
-static int plat_env_path(const char *name, plat_char *buf, size_t cap)
+/* A path variable as a NUL-terminated wide string: 1, or 0 if unset, empty
+ * or too long (then with a line on stderr). */
+static int plat_env_path(const char *name, plat_char *buf, size_t cap, const char *then)
 {
     wchar_t wname[64];
     size_t i;
@@ -92,16 +93,61 @@ static int plat_env_path(const char *name, plat_char *buf, size_t cap)
         wname[i] = (wchar_t)(unsigned char)name[i];
     wname[i] = 0;
     n = GetEnvironmentVariableW(wname, buf, (DWORD)cap);
-    return n > 0 && n < cap;
+    if (n == 0)
+        return 0;
+    if (n >= cap) {
+        char line[192];
+        snprintf(line, sizeof line, "memwin: %s=(%lu characters): too long (at most %lu); %s\n", name,
+                 (unsigned long)n - 1, (unsigned long)cap - 1, then);
+        memwin_host_prim.write_stderr(line, strlen(line));
+        return 0;
+    }
+    return 1;
 }
 
-static plat_file plat_open(const plat_char *path, int append, uint32_t *err)
+/* The path for messages: ASCII, anything else as '?'. */
+static void plat_path_text(const plat_char *path, char *out, size_t cap)
 {
-    HANDLE h = CreateFileW(path, append ? FILE_APPEND_DATA : GENERIC_WRITE,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                           append ? OPEN_ALWAYS : CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
-    *err = h == INVALID_HANDLE_VALUE ? (uint32_t)GetLastError() : 0;
-    return h;
+    size_t i;
+    for (i = 0; path[i] && i + 1 < cap; i++)
+        out[i] = path[i] < 0x80 ? (char)path[i] : '?';
+    out[i] = 0;
+}
+
+/* Opens a regular file for writing (append: at its end, else emptied),
+ * creating it if absent.  Never follows a final reparse point (symbolic
+ * link) and never writes to anything but a disk file (a named pipe, a
+ * console, NUL): those are refused with *why set. */
+static plat_file plat_open(const plat_char *path, int append, uint32_t *err, int *why)
+{
+    BY_HANDLE_FILE_INFORMATION fi;
+    HANDLE h = CreateFileW(path, (append ? FILE_APPEND_DATA : GENERIC_WRITE) | FILE_READ_ATTRIBUTES,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_ALWAYS,
+                           FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    *why = OPEN_FAILED;
+    if (h == INVALID_HANDLE_VALUE) {
+        *err = (uint32_t)GetLastError();
+        return h;
+    }
+    *err = ERR_REFUSED;
+    if (GetFileType(h) != FILE_TYPE_DISK) {
+        *why = OPEN_NOT_REGULAR;
+    } else if (GetFileInformationByHandle(h, &fi) &&
+               (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
+        *why = OPEN_SYMLINK;
+    } else if (GetFileInformationByHandle(h, &fi) &&
+               (fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+        *why = OPEN_NOT_REGULAR;
+    } else if (!append && (SetFilePointer(h, 0, NULL, FILE_BEGIN) == INVALID_SET_FILE_POINTER ||
+                           !SetEndOfFile(h))) {
+        *err = (uint32_t)GetLastError();
+    } else {
+        *why = OPEN_OK;
+        *err = 0;
+        return h;
+    }
+    CloseHandle(h);
+    return INVALID_HANDLE_VALUE;
 }
 
 static int plat_write(plat_file f, const char *p, size_t n)
@@ -171,29 +217,65 @@ static unsigned long plat_pid(void)
     return (unsigned long)getpid();
 }
 
-static int plat_env(const char *name, char *buf, size_t cap)
+#define ERR_REFUSED ((uint32_t)EACCES) /* a file memwin will not write */
+
+/* A path variable (ignored in secure execution: see env.h). */
+static int plat_env_path(const char *name, plat_char *buf, size_t cap, const char *then)
 {
-    const char *v = getenv(name);
-    size_t n;
-    if (!v || !*v)
-        return 0;
-    n = strlen(v);
-    if (n >= cap)
-        return 0;
-    memcpy(buf, v, n + 1);
-    return 1;
+    return memwin_env_get(name, buf, cap, then);
 }
 
-static int plat_env_path(const char *name, plat_char *buf, size_t cap)
+static void plat_path_text(const plat_char *path, char *out, size_t cap)
 {
-    return plat_env(name, buf, cap);
+    snprintf(out, cap, "%s", path);
 }
 
-static plat_file plat_open(const plat_char *path, int append, uint32_t *err)
+/* Opens a regular file for writing (append: at its end, else emptied),
+ * creating it if absent.  Never follows a final symbolic link, never
+ * blocks (a FIFO without a reader), never writes to anything but a
+ * regular file: those are refused with *why set.  lstat first, so a device
+ * is not even opened; fstat after, for what the path named by then. */
+static plat_file plat_open(const plat_char *path, int append, uint32_t *err, int *why)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
-    *err = fd < 0 ? (uint32_t)errno : 0;
-    return fd;
+    struct stat sb;
+    int fd;
+    *why = OPEN_FAILED;
+    *err = ERR_REFUSED;
+    if (lstat(path, &sb) == 0) {
+        if (S_ISLNK(sb.st_mode)) {
+            *why = OPEN_SYMLINK;
+            return -1;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            *why = OPEN_NOT_REGULAR;
+            return -1;
+        }
+    }
+    fd = open(path,
+              O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                  (append ? O_APPEND : 0),
+              0644);
+    if (fd < 0) {
+        int e = errno;
+        if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+            *why = OPEN_SYMLINK; /* appeared since the first look */
+        else if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+            *why = OPEN_NOT_REGULAR;
+        else
+            *err = (uint32_t)e;
+        return -1;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        *why = OPEN_NOT_REGULAR;
+    } else if (!append && ftruncate(fd, 0) != 0) {
+        *err = (uint32_t)errno;
+    } else {
+        *why = OPEN_OK;
+        *err = 0;
+        return fd;
+    }
+    close(fd);
+    return -1;
 }
 
 static int plat_write(plat_file f, const char *p, size_t n)
@@ -230,11 +312,6 @@ static int real_free(void *a, uintptr_t n, uint32_t type)
     return memwin_host_prim.virtual_free(a, n, type);
 }
 #endif
-
-static void say(const char *msg)
-{
-    memwin_host_prim.write_stderr(msg, strlen(msg));
-}
 
 /* ---- lock --------------------------------------------------------------- */
 
@@ -305,39 +382,25 @@ static plat_file trace_file = PLAT_NO_FILE;
 static plat_char stats_path[PATH_CAP];
 static int have_stats_path;
 
-/* Parses "123", "0x1f", "64k", "16m", "2g". */
-static int parse_size(const char *s, uint64_t *out)
+/* Opens the file a variable names, or says why not ("memwin: NAME=path:
+ * why; then").  Returns the file or PLAT_NO_FILE with *err set. */
+static plat_file open_named(const char *name, const plat_char *path, int append, const char *then,
+                            uint32_t *err)
 {
-    char *end;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (end == s)
-        return 0;
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-    }
-    if (*end == 'b' || *end == 'B')
-        end++;
-    if (*end != 0)
-        return 0;
-    *out = (uint64_t)v;
-    return 1;
-}
-
-static int env_size(const char *name, uint64_t *out)
-{
-    char buf[64];
-    if (!plat_env(name, buf, sizeof buf))
-        return 0;
-    if (!parse_size(buf, out)) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "memwin: ignoring %s=%s (not a number)\n", name, buf);
-        say(msg);
-        return 0;
-    }
-    return 1;
+    char text[PATH_CAP * 3 + 1], why[64];
+    int outcome;
+    plat_file f = plat_open(path, append, err, &outcome);
+    if (outcome == OPEN_OK)
+        return f;
+    if (outcome == OPEN_SYMLINK)
+        snprintf(why, sizeof why, "a symbolic link, refused");
+    else if (outcome == OPEN_NOT_REGULAR)
+        snprintf(why, sizeof why, "not a regular file, refused");
+    else
+        snprintf(why, sizeof why, "cannot open (error %lu)", (unsigned long)*err);
+    plat_path_text(path, text, sizeof text);
+    memwin_env_say(name, text, why, then);
+    return PLAT_NO_FILE;
 }
 
 /* Expands %p (process id) in a path. */
@@ -372,30 +435,27 @@ static void do_init(void)
     plat_init_clock();
     t0 = plat_now_ns();
     memset(&p, 0, sizeof p);
-    env_size("MEMWIN_FAIL_COMMIT_NTH", &p.fail_commit_nth);
-    env_size("MEMWIN_FAIL_COMMIT_COUNT", &p.fail_commit_count);
+    /* Counts and codes are plain numbers, budgets sizes; anything malformed
+     * or out of range is refused with a line and the default kept. */
+    memwin_env_number("MEMWIN_FAIL_COMMIT_NTH", 0, UINT64_MAX, 0, &p.fail_commit_nth);
+    memwin_env_number("MEMWIN_FAIL_COMMIT_COUNT", 0, UINT64_MAX, 0, &p.fail_commit_count);
     {
-        uint64_t e = 0;
-        if (env_size("MEMWIN_FAIL_COMMIT_ERROR", &e))
+        uint64_t e;
+        if (memwin_env_number("MEMWIN_FAIL_COMMIT_ERROR", 0, UINT32_MAX, ERR_COMMITMENT_LIMIT, &e))
             p.fail_commit_error = (uint32_t)e;
     }
-    env_size("MEMWIN_COMMIT_BUDGET", &p.commit_budget);
-    env_size("MEMWIN_RESERVE_BUDGET", &p.reserve_budget);
+    memwin_env_number("MEMWIN_COMMIT_BUDGET", 1, UINT64_MAX, 0, &p.commit_budget);
+    memwin_env_number("MEMWIN_RESERVE_BUDGET", 1, UINT64_MAX, 0, &p.reserve_budget);
     apply_policy(&p);
-    if (plat_env_path("MEMWIN_TRACE", path, PATH_CAP)) {
+    if (plat_env_path("MEMWIN_TRACE", path, PATH_CAP, "no trace")) {
         expand_pid(path, PATH_CAP);
-        trace_file = plat_open(path, 1, &err);
-        if (trace_file == PLAT_NO_FILE) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "memwin: cannot open the MEMWIN_TRACE file (error %lu)\n",
-                     (unsigned long)err);
-            say(msg);
+        trace_file = open_named("MEMWIN_TRACE", path, 1, "no trace", &err);
+        if (trace_file == PLAT_NO_FILE)
             init_result = err;
-        } else {
+        else
             write_trace_header();
-        }
     }
-    if (plat_env_path("MEMWIN_STATS", stats_path, PATH_CAP)) {
+    if (plat_env_path("MEMWIN_STATS", stats_path, PATH_CAP, "no stats")) {
         expand_pid(stats_path, PATH_CAP);
         have_stats_path = 1;
     }
@@ -446,6 +506,8 @@ void memwin_interpose_set_policy(const memwin_interpose_policy *p)
 
 void memwin_interpose_get_policy(memwin_interpose_policy *out)
 {
+    if (!out)
+        return; /* nothing to fill */
     ensure_init();
     ip_lock();
     *out = policy;
@@ -869,6 +931,8 @@ int MEMWIN_WINAPI memwin_VirtualFree(void *addr, uintptr_t size, uint32_t type)
 void memwin_interpose_get_stats(memwin_interpose_stats *out, size_t size)
 {
     memwin_interpose_stats copy;
+    if (!out)
+        return; /* nothing to fill */
     ensure_init();
     ip_lock();
     copy = st;
@@ -910,11 +974,13 @@ static uint32_t write_stats_locked(void)
         (unsigned long long)st.newly_committed, (unsigned long long)st.decommitted,
         (unsigned long long)st.released, (unsigned long long)st.trace_lines);
 #undef PUT
-    f = plat_open(stats_path, 0, &err);
+    f = open_named("MEMWIN_STATS", stats_path, 0, "no stats", &err);
     if (f != PLAT_NO_FILE) {
         if (!plat_write(f, buf, len))
             err = 5; /* ERROR_ACCESS_DENIED-like: the write failed */
         plat_close(f);
+    } else if (err == ERR_REFUSED) {
+        have_stats_path = 0; /* said once; not again at exit */
     }
     free(buf);
     return err;
@@ -1012,15 +1078,38 @@ const memwin_prim *memwin_interpose_prim(void)
 static char fc_printed[2048], fc_message[512];
 static uint32_t fc_claimed;
 static uint32_t fc_flag;
+static uint64_t fc_tid; /* the thread whose error was recorded (never 0) */
 static memwin_fatal_fn fc_prev;
 static void *fc_prev_ctx;
 static uint32_t fc_installed;
 
+/* Blocks the calling thread until the process ends. */
+static void wait_for_exit(void)
+{
+    for (;;) {
+#if defined(_WIN32)
+        Sleep(INFINITE);
+#else
+        pause();
+#endif
+    }
+}
+
+/* The first error is recorded for the thread that raised it; only that
+ * thread takes it (memwin_interpose_fatal_take) and throws, so the runtime
+ * throws once.  A later error of the same thread is dropped (it is about to
+ * throw the first); one of another thread waits here for the process to
+ * end: returning would let its caller run on without the memory it asked
+ * for, and throwing would print a second fatal error. */
 static void capture_fatal(const char *printed, const char *message, void *ctx)
 {
     (void)ctx;
-    if (!mw_try_lock32(&fc_claimed))
-        return; /* the first error wins; the process is about to die */
+    if (!mw_try_lock32(&fc_claimed)) {
+        if (mw_load64(&fc_tid) == (uint64_t)plat_tid())
+            return;
+        wait_for_exit();
+    }
+    mw_store64(&fc_tid, (uint64_t)plat_tid());
     snprintf(fc_printed, sizeof fc_printed, "%s", printed ? printed : "");
     snprintf(fc_message, sizeof fc_message, "%s", message ? message : "");
     (void)mw_try_lock32(&fc_flag); /* publishes: 0 -> 1, a full barrier */
@@ -1046,7 +1135,8 @@ const volatile uint32_t *memwin_interpose_fatal_flag(void)
 
 int memwin_interpose_fatal_take(const char **printed, const char **message)
 {
-    if (!fc_flag)
+    /* Only for the thread that raised it: another thread never re-throws it. */
+    if (!fc_flag || mw_load64(&fc_tid) != (uint64_t)plat_tid())
         return 0;
     if (printed)
         *printed = fc_printed;

@@ -20,8 +20,15 @@ uint64_t memwin_mapped_ready(void)
     return mw_load64(&mapped_ready);
 }
 
+/* A nil stat is Go's nil dereference: the same fatal error as
+ * memwin_stat_add's ("memwin: nil sysMemStat"); 0 if the handler returns
+ * (recoverable mode: memwin_last_error() is MEMWIN_ERR_OS). */
 uint64_t memwin_stat_load(const sysMemStat *s)
 {
+    if (!s) {
+        memwin_throw("", "memwin: nil sysMemStat");
+        return 0;
+    }
     return mw_load64(s);
 }
 

@@ -119,6 +119,10 @@ int memwin_mheap_init(memwin_mheap *h, uintptr_t arena_size, memwin_memstats *st
 
 void mHeapMapBits(memwin_mheap *h, uintptr_t arena_used)
 {
+    if (!h) {
+        memwin_throw("runtime: mHeapMapBits: nil mheap\n", "memwin: nil mheap");
+        return;
+    }
     heap_lock(h);
     if (check_used(h, arena_used, "mHeapMapBits"))
         map_bits_locked(h, arena_used);
@@ -127,6 +131,10 @@ void mHeapMapBits(memwin_mheap *h, uintptr_t arena_used)
 
 void mHeapMapSpans(memwin_mheap *h, uintptr_t arena_used)
 {
+    if (!h) {
+        memwin_throw("runtime: mHeapMapSpans: nil mheap\n", "memwin: nil mheap");
+        return;
+    }
     heap_lock(h);
     if (check_used(h, arena_used, "mHeapMapSpans"))
         map_spans_locked(h, arena_used);

@@ -12,8 +12,10 @@
  * bigger ones through an AVL tree keyed by base: lookups, reserve and release
  * cost the same whatever the number of live reservations.  A reservation whose pages all share
  * one state (0 = reserved, else the commit protection) records just that
- * state; one byte per page is kept only while an operation has left its
- * pages in different states, as Go's partial commits of an arena do.
+ * state; after a partial commit or decommit (as Go's of an arena) it keeps
+ * the runs of equal state, 8 bytes each, whatever its size.
+ * Released address space of the zone is reused (see emu_released), and a
+ * release never fails (see emu_pending).
  * Each transition costs at most one system call in the common case.
  * Only reservations made through this table are known: other mappings of
  * the process appear free to VirtualQuery, but a reservation never
@@ -46,8 +48,9 @@ typedef struct emu_resv {
     uintptr_t size;          /* page multiple: the reservation proper */
     uintptr_t span;          /* 64 KiB multiple: the granules owned */
     uint32_t alloc_protect;  /* protection given at reservation */
-    uint8_t uniform;         /* the state of every page while pages is NULL */
-    uint8_t *pages;          /* per page: 0 reserved, else PAGE_* committed */
+    uint8_t uniform;         /* the state of every page while runs is NULL */
+    uint64_t *runs;          /* page states (0 reserved, else PAGE_*) as runs */
+    size_t nruns, cap;       /* runs in use, and room */
 } emu_resv;
 
 static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -62,12 +65,27 @@ static rtree_node *emu_big_root;
 #define EMU_SPARES_MAX 256
 static emu_resv *emu_spares;
 static unsigned emu_nspares;
-/* Where the last reservation without an address went: the next one is
- * tried just below it, already 64 KiB aligned, so a reservation costs one
- * mmap instead of map-trim-trim.  Released ranges are not handed out again
- * at once (a hint may be aimed at them, as Go's arena hints are). */
+/* The bottom of the zone: the lowest reservation placed there.  When no
+ * released range fits, the next reservation is tried just below it, already
+ * 64 KiB aligned, so a reservation costs one mmap instead of map-trim-trim.
+ * Released ranges are not handed out again at once (a hint may be aimed at
+ * them, as Go's arena hints are): see emu_released. */
 static uintptr_t emu_low;
 static _Thread_local uint32_t emu_last_error;
+
+/* A record no longer in use: kept for the next reservation, or freed. */
+static void emu_resv_drop(emu_resv *r)
+{
+    free(r->runs);
+    r->runs = NULL;
+    if (emu_nspares < EMU_SPARES_MAX) {
+        r->spare = emu_spares;
+        emu_spares = r;
+        emu_nspares++;
+    } else {
+        free(r);
+    }
+}
 
 static emu_resv *emu_big_of(rtree_node *n)
 {
@@ -268,6 +286,330 @@ static void emu_untrack(emu_resv *r)
         emu_big_root = rtree_remove(emu_big_root, r->base);
 }
 
+/* ---- reuse of released address space ------------------------------------
+ * Released ranges of the zone (see emu_zone) are handed out again, as
+ * Windows reuses freed ranges: a long run of reserve/release stays within a
+ * bounded stretch of address space (and of kernel and sanitizer mappings).
+ * A range goes first through a quarantine of the last EMU_QUARANTINE
+ * releases, so a release followed by a reservation at that address (Go's
+ * arena hints, its aligned-reservation retry) does not find it taken by the
+ * very next reservation anywhere; then it joins the free holes: an AVL tree
+ * by address, each node knowing the longest hole below it, so the highest
+ * hole that fits is found in O(log holes).  Holes never overlap a
+ * reservation; any allocation refused here only loses reuse. */
+typedef struct emu_hole {
+    struct emu_hole *left, *right;
+    uintptr_t lo, hi; /* [lo, hi): granule-aligned, owned by no reservation */
+    uintptr_t max;    /* longest hole in this subtree */
+    int height;
+} emu_hole;
+static emu_hole *emu_holes;
+#define EMU_HOLE_CACHE 64
+static emu_hole *emu_hole_cache[EMU_HOLE_CACHE];
+static unsigned emu_hole_cached;
+#define EMU_QUARANTINE 64
+static struct {
+    uintptr_t lo, hi;
+} emu_quar[EMU_QUARANTINE];
+static unsigned emu_quar_next, emu_quar_n;
+/* The top of the zone: [emu_low, emu_zone_hi) is where reservations without
+ * an address have gone since the zone was placed (0: no zone yet). */
+static uintptr_t emu_zone_hi;
+
+static int emu_hole_h(const emu_hole *n)
+{
+    return n ? n->height : 0;
+}
+
+static void emu_hole_fix(emu_hole *n)
+{
+    int l = emu_hole_h(n->left), r = emu_hole_h(n->right);
+    n->height = (l > r ? l : r) + 1;
+    n->max = n->hi - n->lo;
+    if (n->left && n->left->max > n->max)
+        n->max = n->left->max;
+    if (n->right && n->right->max > n->max)
+        n->max = n->right->max;
+}
+
+static emu_hole *emu_hole_rot(emu_hole *n, int right)
+{
+    emu_hole *c = right ? n->left : n->right;
+    if (right) {
+        n->left = c->right;
+        c->right = n;
+    } else {
+        n->right = c->left;
+        c->left = n;
+    }
+    emu_hole_fix(n);
+    emu_hole_fix(c);
+    return c;
+}
+
+static emu_hole *emu_hole_balance(emu_hole *n)
+{
+    int bf;
+    emu_hole_fix(n);
+    bf = emu_hole_h(n->left) - emu_hole_h(n->right);
+    if (bf > 1) {
+        if (emu_hole_h(n->left->left) < emu_hole_h(n->left->right))
+            n->left = emu_hole_rot(n->left, 0);
+        return emu_hole_rot(n, 1);
+    }
+    if (bf < -1) {
+        if (emu_hole_h(n->right->right) < emu_hole_h(n->right->left))
+            n->right = emu_hole_rot(n->right, 1);
+        return emu_hole_rot(n, 0);
+    }
+    return n;
+}
+
+static emu_hole *emu_hole_insert(emu_hole *n, emu_hole *item)
+{
+    if (!n) {
+        item->left = item->right = NULL;
+        emu_hole_fix(item);
+        return item;
+    }
+    if (item->lo < n->lo)
+        n->left = emu_hole_insert(n->left, item);
+    else
+        n->right = emu_hole_insert(n->right, item);
+    return emu_hole_balance(n);
+}
+
+static emu_hole *emu_hole_remove_min(emu_hole *n, emu_hole **min)
+{
+    if (!n->left) {
+        *min = n;
+        return n->right;
+    }
+    n->left = emu_hole_remove_min(n->left, min);
+    return emu_hole_balance(n);
+}
+
+/* Removes the hole starting at lo (present). */
+static emu_hole *emu_hole_remove(emu_hole *n, uintptr_t lo)
+{
+    if (lo < n->lo) {
+        n->left = emu_hole_remove(n->left, lo);
+    } else if (lo > n->lo) {
+        n->right = emu_hole_remove(n->right, lo);
+    } else {
+        emu_hole *min;
+        if (!n->right)
+            return n->left;
+        n->right = emu_hole_remove_min(n->right, &min);
+        min->left = n->left;
+        min->right = n->right;
+        return emu_hole_balance(min);
+    }
+    return emu_hole_balance(n);
+}
+
+/* The hole with the greatest lo <= a, or NULL. */
+static emu_hole *emu_hole_floor(uintptr_t a)
+{
+    emu_hole *n = emu_holes, *best = NULL;
+    while (n) {
+        if (n->lo <= a) {
+            best = n;
+            n = n->right;
+        } else {
+            n = n->left;
+        }
+    }
+    return best;
+}
+
+/* The highest hole at least need bytes long, or NULL. */
+static emu_hole *emu_hole_fit(uintptr_t need)
+{
+    emu_hole *n = emu_holes;
+    if (!n || n->max < need)
+        return NULL;
+    for (;;) {
+        if (n->right && n->right->max >= need)
+            n = n->right;
+        else if (n->hi - n->lo >= need)
+            return n;
+        else
+            n = n->left; /* the longest one is there */
+    }
+}
+
+static emu_hole *emu_hole_new(void)
+{
+    if (emu_hole_cached)
+        return emu_hole_cache[--emu_hole_cached];
+    return (emu_hole *)malloc(sizeof(emu_hole));
+}
+
+static void emu_hole_drop(emu_hole *h)
+{
+    if (emu_hole_cached < EMU_HOLE_CACHE)
+        emu_hole_cache[emu_hole_cached++] = h;
+    else
+        free(h);
+}
+
+/* Adds [lo, hi) as a hole (node h, or a new one; without one the range is
+ * just not reused). */
+static void emu_hole_put(uintptr_t lo, uintptr_t hi, emu_hole *h)
+{
+    if (!h)
+        h = emu_hole_new();
+    if (!h)
+        return;
+    h->lo = lo;
+    h->hi = hi;
+    emu_holes = emu_hole_insert(emu_holes, h);
+}
+
+/* After the bounds of the hole found by key lo changed in place (keeping
+ * the order of the tree): recomputes the lengths on the path to it. */
+static void emu_hole_refresh(uintptr_t lo)
+{
+    emu_hole *path[96], *x = emu_holes;
+    int n = 0;
+    while (x && n < 96) {
+        path[n++] = x;
+        if (lo == x->lo)
+            break;
+        x = lo < x->lo ? x->left : x->right;
+    }
+    while (n)
+        emu_hole_fix(path[--n]);
+}
+
+/* Takes [b, e) out of the holes: a reservation now owns it (or it is
+ * unusable).  A hole around it keeps its two ends. */
+static void emu_hole_carve(uintptr_t b, uintptr_t e)
+{
+    emu_hole *h;
+    while ((h = emu_hole_floor(e - 1)) != NULL && h->hi > b) {
+        uintptr_t lo = h->lo, hi = h->hi;
+        if (lo < b && hi <= e) { /* its top goes: shrunk in place */
+            h->hi = b;
+            emu_hole_refresh(lo);
+            return;
+        }
+        if (lo >= b && hi > e) { /* its bottom goes */
+            h->lo = e;
+            emu_hole_refresh(e);
+            continue;
+        }
+        emu_holes = emu_hole_remove(emu_holes, lo);
+        if (lo < b) { /* split in two */
+            emu_hole_put(e, hi, NULL);
+            emu_hole_put(lo, b, h);
+        } else {
+            emu_hole_drop(h);
+        }
+    }
+}
+
+/* Adds [lo, hi) (not overlapping any hole) to the holes, joined with the
+ * holes that touch it. */
+static void emu_hole_join(uintptr_t lo, uintptr_t hi)
+{
+    emu_hole *l = emu_hole_floor(lo), *r = emu_hole_floor(hi);
+    if (l && l->hi != lo)
+        l = NULL;
+    if (r && r->lo != hi)
+        r = NULL;
+    if (l && r) {
+        uintptr_t top = r->hi;
+        emu_holes = emu_hole_remove(emu_holes, r->lo);
+        emu_hole_drop(r);
+        l->hi = top;
+        emu_hole_refresh(l->lo);
+    } else if (l) {
+        l->hi = hi;
+        emu_hole_refresh(l->lo);
+    } else if (r) {
+        r->lo = lo;
+        emu_hole_refresh(lo);
+    } else {
+        emu_hole_put(lo, hi, NULL);
+    }
+}
+
+/* The reservation owning the granule of a, or NULL. */
+static emu_resv *emu_owner(uintptr_t a)
+{
+    emu_resv *r = emu_index_get(a);
+    if (!r && emu_big_root) {
+        r = emu_big_of(rtree_floor(emu_big_root, a));
+        if (r && a - r->base >= r->span)
+            r = NULL;
+    }
+    return r;
+}
+
+/* A range leaves the quarantine: its parts no reservation owns become
+ * holes. */
+static void emu_hole_add_free(uintptr_t lo, uintptr_t hi)
+{
+    if (!emu_overlaps(lo, hi - lo)) { /* the common case: all of it */
+        emu_hole_carve(lo, hi);
+        emu_hole_join(lo, hi);
+        return;
+    }
+    while (lo < hi) {
+        emu_resv *r = emu_owner(lo);
+        uintptr_t e;
+        if (r) {
+            lo = r->base + r->span;
+            continue;
+        }
+        e = emu_next_base(lo);
+        if (e > hi)
+            e = hi;
+        emu_hole_carve(lo, e); /* already a hole in part (released twice) */
+        emu_hole_join(lo, e);
+        lo = e;
+    }
+}
+
+/* [lo, hi) has been unmapped: if it lies in the zone it is quarantined,
+ * and the oldest quarantined range becomes free for reuse. */
+static void emu_released(uintptr_t lo, uintptr_t hi)
+{
+    unsigned i = emu_quar_next;
+    if (!emu_zone_hi || lo < emu_low || hi > emu_zone_hi)
+        return;
+    if (emu_quar_n == EMU_QUARANTINE)
+        emu_hole_add_free(emu_quar[i].lo, emu_quar[i].hi);
+    else
+        emu_quar_n++;
+    emu_quar[i].lo = lo;
+    emu_quar[i].hi = hi;
+    emu_quar_next = (i + 1) % EMU_QUARANTINE;
+}
+
+/* Released reservations whose unmapping failed (the kernel's mapping limit:
+ * unmapping the middle of a mapping splits it): already gone from the
+ * tables, their pages discarded and inaccessible where the kernel allowed,
+ * unmapped at a later call. */
+static emu_resv *emu_pending;
+
+/* Retries the unmapping of the pending releases. */
+static void emu_retry_pending(void)
+{
+    emu_resv **pp = &emu_pending, *r;
+    while ((r = *pp) != NULL) {
+        if (munmap((void *)r->base, r->size) == 0) {
+            *pp = r->spare;
+            emu_released(r->base, r->base + r->span);
+            emu_resv_drop(r);
+        } else {
+            pp = &r->spare;
+        }
+    }
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static int emu_unix_prot(uint32_t protect)
@@ -312,6 +654,7 @@ static uintptr_t emu_zone(uintptr_t a)
         emu_low = a + EMU_ZONE_GAP;
     else
         emu_low = a;
+    emu_zone_hi = emu_low;
     return a;
 }
 
@@ -342,6 +685,23 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t len, uintptr_t span, uintptr_
             return 0;
         }
         return want;
+    }
+    /* The highest hole of the zone that fits, if any: its top end. */
+    for (;;) {
+        emu_hole *h = emu_hole_fit(span + (align - EMU_GRANULE));
+        if (!h)
+            break;
+        a = (h->hi - span) & ~(align - 1);
+        p = mmap((void *)a, len, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p != MAP_FAILED && (uintptr_t)p == a)
+            return a;
+        if (p != MAP_FAILED) { /* a kernel that ignores the flag */
+            munmap(p, len);
+            break;
+        }
+        if (errno != EEXIST)
+            break;
+        emu_hole_carve(h->lo, h->hi); /* something else maps there now */
     }
     if (emu_low > span && ((emu_low - span) & ~(align - 1)) >= EMU_MIN_ADDR) {
         a = (emu_low - span) & ~(align - 1);
@@ -377,36 +737,80 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t len, uintptr_t span, uintptr_
     return emu_zone(a);
 }
 
-/* The state of page i of r. */
-static uint8_t emu_page(const emu_resv *r, uintptr_t i)
+/* Page states as runs: runs[k] = (first page << 8) | state, sorted, runs[0]
+ * starting at page 0, neighbours of different states.  The cost follows the
+ * number of runs an operation has left, not the reservation's size (a 4 TiB
+ * reservation with a few commits keeps a few runs). */
+#define EMU_RUN(first, s) (((uint64_t)(first) << 8) | (uint8_t)(s))
+#define EMU_RUN_FIRST(v) ((uintptr_t)((v) >> 8))
+#define EMU_RUN_STATE(v) ((uint8_t)((v)&0xff))
+
+/* The index of the run holding page i (runs present). */
+static size_t emu_run_at(const emu_resv *r, uintptr_t i)
 {
-    return r->pages ? r->pages[i] : r->uniform;
+    size_t lo = 0, hi = r->nruns; /* runs[lo] starts at or before i */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (EMU_RUN_FIRST(r->runs[mid]) <= i)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The page after run k. */
+static uintptr_t emu_run_end(const emu_resv *r, size_t k)
+{
+    return k + 1 < r->nruns ? EMU_RUN_FIRST(r->runs[k + 1]) : r->size / EMU_PAGE;
+}
+
+/* The state of page i of r, and (if end) the page where its run ends. */
+static uint8_t emu_page(const emu_resv *r, uintptr_t i, uintptr_t *end)
+{
+    size_t k;
+    if (!r->runs) {
+        if (end)
+            *end = r->size / EMU_PAGE;
+        return r->uniform;
+    }
+    k = emu_run_at(r, i);
+    if (end)
+        *end = emu_run_end(r, k);
+    return EMU_RUN_STATE(r->runs[k]);
 }
 
 /* Returns 1 if every page in [first, first+count) has state s. */
 static int emu_all_pages(const emu_resv *r, uintptr_t first, uintptr_t count, uint8_t s)
 {
-    uintptr_t i;
-    if (!r->pages)
-        return r->uniform == s;
-    for (i = 0; i < count; i++)
-        if (r->pages[first + i] != s)
-            return 0;
-    return 1;
+    uintptr_t end;
+    return emu_page(r, first, &end) == s && end >= first + count;
 }
 
-/* Before a system call on pages [first, first+count) of r: gives r its
- * per-page array if the call covers only part of it.  Returns 0 when the
- * array cannot be allocated (nothing is changed then). */
+/* Before a system call on pages [first, first+count) of r: makes room for
+ * the runs the call can add (two) if it covers only part of r.  Returns 0
+ * when the room cannot be allocated (nothing is changed then). */
 static int emu_pages_ready(emu_resv *r, uintptr_t first, uintptr_t count)
 {
-    uintptr_t n = r->size / EMU_PAGE;
-    if (r->pages || (first == 0 && count == n))
+    size_t cap;
+    uint64_t *runs;
+    if (first == 0 && count == r->size / EMU_PAGE)
         return 1;
-    r->pages = (uint8_t *)malloc(n);
-    if (!r->pages)
+    if (r->runs && r->nruns + 2 <= r->cap)
+        return 1;
+    cap = r->runs ? 2 * r->cap : 4;
+    runs = (uint64_t *)malloc(cap * sizeof *runs); /* malloc: what the alloc_fail tests refuse */
+    if (!runs)
         return 0;
-    memset(r->pages, r->uniform, n);
+    if (r->runs) {
+        memcpy(runs, r->runs, r->nruns * sizeof *runs);
+        free(r->runs);
+    } else {
+        runs[0] = EMU_RUN(0, r->uniform);
+        r->nruns = 1;
+    }
+    r->runs = runs;
+    r->cap = cap;
     return 1;
 }
 
@@ -414,13 +818,40 @@ static int emu_pages_ready(emu_resv *r, uintptr_t first, uintptr_t count)
  * over the whole reservation makes its pages uniform again. */
 static void emu_pages_set(emu_resv *r, uintptr_t first, uintptr_t count, uint8_t s)
 {
+    uintptr_t end = first + count;
+    size_t k0, k1, lo, hi, m = 0, i;
+    uint64_t piece[3], out[3];
+    unsigned prev, n = 0;
     if (first == 0 && count == r->size / EMU_PAGE) {
-        free(r->pages);
-        r->pages = NULL;
+        free(r->runs);
+        r->runs = NULL;
+        r->nruns = r->cap = 0;
         r->uniform = s;
-    } else {
-        memset(r->pages + first, s, count);
+        return;
     }
+    /* Runs k0..k1 become: the part of k0 before first, [first, end) in s,
+     * the part of k1 after end; then neighbours of one state are joined. */
+    k0 = emu_run_at(r, first);
+    k1 = emu_run_at(r, end - 1);
+    if (EMU_RUN_FIRST(r->runs[k0]) < first)
+        piece[m++] = r->runs[k0];
+    piece[m++] = EMU_RUN(first, s);
+    if (emu_run_end(r, k1) > end)
+        piece[m++] = EMU_RUN(end, EMU_RUN_STATE(r->runs[k1]));
+    lo = k0;
+    hi = k1 + 1;
+    prev = lo > 0 ? EMU_RUN_STATE(r->runs[lo - 1]) : 0x100u;
+    for (i = 0; i < m; i++) {
+        if (EMU_RUN_STATE(piece[i]) == prev)
+            continue;
+        out[n++] = piece[i];
+        prev = EMU_RUN_STATE(piece[i]);
+    }
+    if (hi < r->nruns && EMU_RUN_STATE(r->runs[hi]) == prev)
+        hi++; /* the next run joins the last one */
+    memmove(r->runs + lo + n, r->runs + hi, (r->nruns - hi) * sizeof *r->runs);
+    memcpy(r->runs + lo, out, n * sizeof *out);
+    r->nruns = lo + n + (r->nruns - hi);
 }
 
 /* ---- the primitives ----------------------------------------------------- */
@@ -450,6 +881,8 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
     size = end - base;
     span = (size + EMU_GRANULE - 1) & ~(EMU_GRANULE - 1);
     pthread_mutex_lock(&emu_lock);
+    if (emu_pending)
+        emu_retry_pending();
     r = emu_spares;
     if (r) {
         emu_spares = r->spare;
@@ -470,6 +903,7 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
         r->base = got;
         r->size = size;
         r->span = span;
+        emu_hole_carve(got, got + span);
         if (!emu_track(r)) {
             munmap((void *)got, size);
             err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
@@ -479,7 +913,8 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
     if (got) {
         r->alloc_protect = protect;
         r->uniform = commit ? (uint8_t)protect : 0;
-        r->pages = NULL;
+        r->runs = NULL;
+        r->nruns = r->cap = 0;
     }
     pthread_mutex_unlock(&emu_lock);
     if (!got) {
@@ -587,18 +1022,22 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
         if (start != r->base) {
             err = MEMWIN_ERROR_INVALID_ADDRESS;
         } else if (type == MEMWIN_MEM_RELEASE) {
-            if (munmap((void *)r->base, r->size) != 0) {
-                err = MEMWIN_ERROR_NOT_ENOUGH_MEMORY;
+            /* Any -> free: a release of a reservation cannot fail. */
+            emu_untrack(r);
+            if (munmap((void *)r->base, r->size) == 0) {
+                emu_released(r->base, r->base + r->span);
+                gone = r;
+                if (emu_pending)
+                    emu_retry_pending(); /* a mapping fewer: they may go now */
             } else {
-                emu_untrack(r);
-                free(r->pages);
-                if (emu_nspares < EMU_SPARES_MAX) {
-                    r->spare = emu_spares;
-                    emu_spares = r;
-                    emu_nspares++;
-                } else {
-                    gone = r;
-                }
+                /* At the kernel's mapping limit (the unmap needed a
+                 * split): the pages' contents go now (madvise never
+                 * splits), their access where the kernel allows (already
+                 * none for reserved pages), the mapping at a later call. */
+                madvise((void *)r->base, r->size, MADV_DONTNEED);
+                mprotect((void *)r->base, r->size, PROT_NONE);
+                r->spare = emu_pending;
+                emu_pending = r;
             }
         } else {
             err = emu_decommit(r, r->base, r->base + r->size);
@@ -610,8 +1049,9 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
         else
             err = emu_decommit(r, start, end);
     }
+    if (gone)
+        emu_resv_drop(gone);
     pthread_mutex_unlock(&emu_lock);
-    free(gone);
     if (err) {
         emu_last_error = err;
         return 0;
@@ -623,18 +1063,14 @@ static uint32_t emu_virtual_query(const void *addr, memwin_region_info *info)
 {
     uintptr_t page = (uintptr_t)addr & ~(EMU_PAGE - 1);
     emu_resv *r;
-    if ((uintptr_t)addr > EMU_MAX_ADDR)
+    if ((uintptr_t)addr > EMU_MAX_ADDR || !info)
         return MEMWIN_ERROR_INVALID_PARAMETER;
     pthread_mutex_lock(&emu_lock);
     r = emu_find(page);
     info->base = (void *)page;
     if (r) {
-        uintptr_t i = (page - r->base) / EMU_PAGE, n = r->size / EMU_PAGE, j = i;
-        uint8_t s = emu_page(r, i);
-        if (!r->pages)
-            j = n;
-        while (j < n && r->pages[j] == s)
-            j++;
+        uintptr_t i = (page - r->base) / EMU_PAGE, j;
+        uint8_t s = emu_page(r, i, &j);
         info->allocation_base = (void *)r->base;
         info->allocation_protect = r->alloc_protect;
         info->state = s ? MEMWIN_MEM_COMMIT : MEMWIN_MEM_RESERVE;

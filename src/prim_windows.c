@@ -2,6 +2,8 @@
 #include <string.h>
 #include <windows.h>
 
+#include "fatal.h"
+
 static void *win_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
 {
     return VirtualAlloc(addr, (SIZE_T)size, type, protect);
@@ -66,6 +68,8 @@ static int win_virtual_free(void *addr, uintptr_t size, uint32_t type)
 static uint32_t win_virtual_query(const void *addr, memwin_region_info *info)
 {
     MEMORY_BASIC_INFORMATION mbi;
+    if (!info)
+        return MEMWIN_ERROR_INVALID_PARAMETER;
     if (VirtualQuery(addr, &mbi, sizeof mbi) == 0)
         return (uint32_t)GetLastError();
     info->base = mbi.BaseAddress;
@@ -99,8 +103,28 @@ static void win_write_stderr(const char *bytes, size_t len)
     }
 }
 
+typedef VOID(WINAPI *fail_fast_fn)(PEXCEPTION_RECORD, PCONTEXT, DWORD);
+
+/* Ends the process; MEMWIN_EXIT_FAIL_FAST ends it the way Go >= 1.21's
+ * crash() does on Windows: a fail-fast exception with code 2 that no
+ * handler sees, WER left as Go leaves it (off for GOTRACEBACK=crash, on
+ * for wer).  Under Wine the exit code is then STATUS_FAIL_FAST_EXCEPTION. */
 static void win_exit_process(int status)
 {
+    if (status == MEMWIN_EXIT_FAIL_FAST) {
+        fail_fast_fn ff = (fail_fast_fn)(void (*)(void))GetProcAddress(
+            GetModuleHandleW(L"kernel32.dll"), "RaiseFailFastException");
+        UINT mode = GetErrorMode();
+        EXCEPTION_RECORD rec;
+        memset(&rec, 0, sizeof rec);
+        rec.ExceptionCode = 2; /* Go's code when the throw came from no exception */
+        if (memwin_traceback_mode() == MEMWIN_TRACEBACK_WER)
+            SetErrorMode(mode & ~(UINT)SEM_NOGPFAULTERRORBOX);
+        else
+            SetErrorMode(mode | SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
+        if (ff)
+            ff(&rec, NULL, FAIL_FAST_GENERATE_EXCEPTION_ADDRESS);
+    }
     ExitProcess((UINT)status);
 }
 

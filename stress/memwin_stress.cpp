@@ -517,11 +517,15 @@ struct Thread {
             }
             for (size_t pi = 0; pi < r.pieces.size(); pi++) {
                 const Piece &p = r.pieces[pi];
+                size_t first = (p.base - r.Base()) / kPage, last = first + p.size / kPage;
                 if (!by_free[pi]) {
-                    Unreserve(Chance(50), reinterpret_cast<void *>(p.base), p.size);
+                    // sysUnreserve is Reserved -> None: Prepared pages need sysFreeOS.
+                    bool all_reserved = true;
+                    for (size_t k = first; k < last; k++)
+                        all_reserved = all_reserved && r.st[k] == kReserved;
+                    Unreserve(!all_reserved || Chance(50), reinterpret_cast<void *>(p.base), p.size);
                     continue;
                 }
-                size_t first = (p.base - r.Base()) / kPage, last = first + p.size / kPage;
                 Log("sysFree(%#llx, %llu)", (unsigned long long)p.base, (unsigned long long)p.size);
                 sysFree(reinterpret_cast<void *>(p.base), p.size, &stat);
                 Ok("sysFree");

@@ -1034,10 +1034,12 @@ TEST(InterposeEnv, BadValuesAreReported)
     const std::string e = "2"; // ENOENT
 #endif
     EXPECT_EQ(res.status, 0);
-    EXPECT_EQ(res.stderr_, "memwin: ignoring MEMWIN_FAIL_COMMIT_NTH=abc (not a number)\n"
-                           "memwin: ignoring MEMWIN_COMMIT_BUDGET=12q (not a number)\n"
-                           "memwin: cannot open the MEMWIN_TRACE file (error " +
-                               e + ")\ninit " + e + " " + e + "\npolicy 0 0 0 0 0\n");
+    EXPECT_EQ(res.stderr_, "memwin: MEMWIN_FAIL_COMMIT_NTH=abc: not a number (decimal, or 0x and hex "
+                           "digits); using the default 0\n"
+                           "memwin: MEMWIN_COMMIT_BUDGET=12q: not a size (decimal, or 0x and hex "
+                           "digits, then optionally k, m or g); using the default 0\n"
+                           "memwin: MEMWIN_TRACE=" + tf.base + "-no-such-dir/x.trace: cannot open (error " +
+                               e + "); no trace\ninit " + e + " " + e + "\npolicy 0 0 0 0 0\n");
 }
 
 // ---- threads ----------------------------------------------------------------------

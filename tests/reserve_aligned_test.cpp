@@ -252,7 +252,19 @@ int a_free(void *a, uintptr_t s, uint32_t t)
     }
     return ok;
 }
-memwin_prim adversary; // the table below with a_free in place of its release
+// And a reservation anywhere that comes back aligned was the other thread's
+// too (with the emulation's reuse of released ranges it can be): kept as a
+// squat, so Go's sequence always has a release to lose.
+void *a_alloc(void *a, uintptr_t s, uint32_t t, uint32_t p)
+{
+    void *q = a_below->virtual_alloc(a, s, t, p);
+    while (!a && q && U(q) % kAlign == 0) {
+        a_squats.push_back(U(q));
+        q = a_below->virtual_alloc(a, s, t, p);
+    }
+    return q;
+}
+memwin_prim adversary; // the table below with a_free and a_alloc in place
 
 struct Adversary {
     const memwin_prim *prev;
@@ -262,6 +274,7 @@ struct Adversary {
         a_squats.clear();
         adversary = *a_below;
         adversary.virtual_free = a_free;
+        adversary.virtual_alloc = a_alloc;
         prev = memwin_prim_set(&adversary);
     }
     ~Adversary()

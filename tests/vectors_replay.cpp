@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "memwin.h"
 #include "memwin_prim.h"
@@ -120,8 +123,24 @@ uint32_t tr_virtual_query(const void *addr, memwin_region_info *info)
 }
 uint32_t tr_get_last_error(void) { return t_below->get_last_error(); }
 void tr_set_last_error(uint32_t code) { t_below->set_last_error(code); }
-void tr_write_stderr(const char *b, size_t n) { t_below->write_stderr(b, n); }
-void tr_exit_process(int status) { t_below->exit_process(status); }
+// While f_capturing, memwin's default fatal path runs without ending the
+// process: its text is dropped (record_fatal keeps Go's lines) and the
+// status it exits with is kept in f_status.
+bool f_capturing;
+int f_status;
+void tr_write_stderr(const char *b, size_t n)
+{
+    if (!f_capturing)
+        t_below->write_stderr(b, n);
+}
+void tr_exit_process(int status)
+{
+    if (f_capturing) {
+        f_status = status;
+        return;
+    }
+    t_below->exit_process(status);
+}
 
 const memwin_prim trace_table = {
     tr_virtual_alloc, tr_virtual_free,   tr_virtual_query, tr_get_last_error,
@@ -155,11 +174,49 @@ uint32_t fault_set(uint32_t ops, uint64_t nth, uint64_t count, uint32_t error)
 std::string f_text;
 bool f_hit;
 
+// Records the throw, then lets memwin's default fatal path pick the exit
+// status (it follows GOTRACEBACK) with exit_process captured.
 void record_fatal(const char *printed, const char *message, void *)
 {
     f_text = std::string(printed ? printed : "") + "fatal error: " + (message ? message : "") + "\n";
     f_hit = true;
+    f_capturing = true;
+    f_status = -1;
+    memwin_default_fatal(printed, message, nullptr);
+    f_capturing = false;
 }
+
+// Sets the scenario's "env NAME=VALUE" lines for the run and puts the old
+// values back afterwards (memwin reads them when a fatal error happens).
+void env_put(const std::string &name, const std::string *value)
+{
+#if defined(_WIN32)
+    SetEnvironmentVariableA(name.c_str(), value ? value->c_str() : nullptr);
+#else
+    if (value)
+        setenv(name.c_str(), value->c_str(), 1);
+    else
+        unsetenv(name.c_str());
+#endif
+}
+
+struct ScopedEnv {
+    std::vector<std::pair<std::string, std::unique_ptr<std::string>>> saved;
+    explicit ScopedEnv(const std::vector<std::string> &env)
+    {
+        for (const std::string &e : env) {
+            std::string name = e.substr(0, e.find('=')), value = e.substr(e.find('=') + 1);
+            const char *old = getenv(name.c_str());
+            saved.emplace_back(name, old ? std::make_unique<std::string>(old) : nullptr);
+            env_put(name, &value);
+        }
+    }
+    ~ScopedEnv()
+    {
+        for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+            env_put(it->first, it->second.get());
+    }
+};
 
 // ---- the runner -------------------------------------------------------------
 
@@ -173,6 +230,7 @@ public:
         t_below = memwin_prim_host();
         memwin_prim_set(&trace_table);
         memwin_fatal_fn prev_fatal = memwin_set_fatal_handler(record_fatal, nullptr);
+        ScopedEnv env(sc.env);
         f_hit = false;
         t_created.clear();
         stat_ = 0;
@@ -281,7 +339,8 @@ private:
             f_hit = false;
             for (const std::string &l : fatal_lines(f_text))
                 emit(num(i) + " stderr " + l);
-            emit(num(i) + " exit 2");
+            // As Go's harness reads a Windows exit code: unsigned 32 bits.
+            emit(num(i) + " exit " + std::to_string((uint32_t)f_status));
             throw StopScenario();
         }
         for (const std::string &l : regions_.result(i, *op, st, a, hint, r, r2,
@@ -351,9 +410,14 @@ bool load_scenario(const std::string &name, Scenario &sc, std::string &err)
     return parse_scenario(in, name, name + ".vec", sc, err);
 }
 
+// The golden of the Go version memwin follows (memwin_go_version).
 bool read_golden(const std::string &name, std::vector<std::string> &out)
 {
-    std::ifstream in(file_path(name, ".golden"));
+    Scenario sc;
+    std::string lerr;
+    if (!load_scenario(name, sc, lerr))
+        return false;
+    std::ifstream in(file_path(name, golden_suffix(sc, memwin_go_version()).c_str()));
     std::string err;
     return in && parse_golden(in, "", false, out, err);
 }

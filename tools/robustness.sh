@@ -5,6 +5,10 @@
 #             AddressSanitizer + UBSan                          build/asan
 #   tsan      stress (exact, checked, recoverable) under ThreadSanitizer,
 #             library and stress built with -fsanitize=thread   build/tsan
+#   cycles    memwin_long_cycles under ThreadSanitizer: $CYCLES (200k)
+#             reserve/release cycles of 1 MiB, then as many of mixed sizes,
+#             2 threads, must stay in bounded address space and mappings
+#             (50 s on 2 busy cores; 1M cycles: 10 min)      build/tsan
 #   valgrind  memcheck over the native gtest suite and a short stress
 #                                                               build/valgrind
 #   fuzz      fuzz/run.sh: seed replay + memwin_fuzz for FUZZ_SECONDS
@@ -18,7 +22,8 @@
 # figures each step measured, and exits non-zero if any step failed.
 #
 # Environment:
-#   ROBUSTNESS_STEPS   steps to run, in order (default: asan tsan valgrind fuzz coverage wincov)
+#   ROBUSTNESS_STEPS   steps to run, in order (default: asan tsan cycles valgrind fuzz coverage wincov)
+#   CYCLES             reserve/release cycles of the cycles step (default 200000)
 #   STRESS_SECONDS     seconds per stress run (default 3; 8 threads each)
 #   STRESS_SEED        seed of the stress runs (default: random, printed)
 #   FUZZ_SECONDS       fuzzing time (default 60)
@@ -30,7 +35,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 logdir=$root/build/logs
 mkdir -p "$logdir"
-steps=${ROBUSTNESS_STEPS:-asan tsan valgrind fuzz coverage wincov}
+steps=${ROBUSTNESS_STEPS:-asan tsan cycles valgrind fuzz coverage wincov}
+cycles=${CYCLES:-200000}
 secs=${STRESS_SECONDS:-3}
 export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 seed=${STRESS_SEED:-$((RANDOM * 32768 + RANDOM))}
@@ -73,7 +79,7 @@ step() { # step NAME FUNCTION
             head -n 12 | sed 's/^/   | /'
         tail -n 15 "$log" | sed 's/^/   | /'
     fi
-    grep -E '^memwin_stress: PASS|^fuzz: executions|^valgrind: |^coverage: ' "$log" | sed 's/^/   /'
+    grep -E '^memwin_stress: PASS|^memwin_long_cycles: |^fuzz: executions|^valgrind: |^coverage: ' "$log" | sed 's/^/   /'
 }
 
 configure() { # configure DIR CMAKE-ARGS...: the project with the stress program (and tests)
@@ -122,9 +128,19 @@ run_tsan() {
     stress_modes run_tsan_cmd "$b/memwin_stress"
 }
 
+# Issue 14, item 8: released address space is reused, so a long run keeps
+# TSan's shadow mappings (and the kernel's) bounded.
+run_cycles() {
+    local b=$root/build/tsan
+    configure "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMWIN_WERROR=OFF \
+        -DMEMWIN_BUILD_TESTS=OFF -DMEMWIN_SANITIZE=thread || return 1
+    echo "+ memwin_long_cycles --cycles $cycles --threads 2 (vm.max_map_count $(cat /proc/sys/vm/max_map_count))"
+    run_tsan_cmd "$b/memwin_long_cycles" --cycles "$cycles" --threads 2 --seed "$seed"
+}
+
 run_valgrind() {
     local b=$root/build/valgrind
-    configure "$b" -DCMAKE_BUILD_TYPE=Debug || return 1
+    configure "$b" -DCMAKE_BUILD_TYPE=Debug -DMEMWIN_WERROR=ON || return 1
     # The vector replay tests whether a page is accessible by handing it to
     # write()/read() on a pipe (EFAULT instead of a fault): deliberate.
     local probe_supp=$logdir/robustness-valgrind-probe.supp
@@ -164,7 +180,7 @@ cov_flags="--coverage -fprofile-update=atomic" # atomic: the stress runs threads
 
 cov_cmake() { # cov_cmake DIR [CMAKE-ARGS...]: configures DIR with coverage counters
     local b=$1; shift
-    cmake -S "$root/stress" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$cov_flags" \
+    cmake -S "$root/stress" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMEMWIN_WERROR=ON -DCMAKE_C_FLAGS="$cov_flags" \
         -DCMAKE_CXX_FLAGS="$cov_flags" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
         -DCMAKE_SHARED_LINKER_FLAGS=--coverage "$@"
 }
@@ -246,7 +262,7 @@ for s in $steps; do
         cov_prebuild=$!
     fi
     case $s in
-    asan|tsan|valgrind|fuzz|coverage|wincov) step "$s" "run_$s" ;;
+    asan|tsan|cycles|valgrind|fuzz|coverage|wincov) step "$s" "run_$s" ;;
     *) echo "robustness: unknown step $s"; exit 2 ;;
     esac
     if [[ $s == coverage || $s == wincov ]] && [ -f "$logdir/robustness-$s.log" ]; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # memwin's full test run (the README's test command; CI runs it too):
 # builds and tests libmemwin.so natively and memwin.dll under Wine, the
-# sanitizer, stress, fuzz and coverage runs, the Go bindings, the runtime
-# swap checked with Go's own tests, and the conformance harness against the
+# sanitizer, stress, fuzz and coverage runs, the Go bindings, the READMEs'
+# install-and-use recipes (tests/journeys), the runtime swap checked with Go's
+# own tests, and the conformance harness against the
 # real Go runtime.  Prints one line per stage and exits non-zero if any failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +34,7 @@ stage deps "$root/tools/install-deps.sh"
 stage linux cmake --workflow --preset linux
 stage windows-wine cmake --workflow --preset windows
 [ -x go_bindings/run_tests.sh ] && stage go-bindings go_bindings/run_tests.sh
+stage journeys tests/journeys/run.sh
 [ -x tools/robustness.sh ] && stage robustness tools/robustness.sh
 [ -x tools/memwin-go/check.sh ] && stage runtime-swap tools/memwin-go/check.sh
 [ -x tools/conformance.sh ] && stage conformance tools/conformance.sh

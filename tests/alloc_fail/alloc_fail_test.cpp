@@ -190,12 +190,11 @@ TEST(AllocFail, PartialCommitExactDiesLikeGo)
         "^runtime: VirtualAlloc of 4096 bytes failed with errno=8\nfatal error: out of memory\n$");
 }
 
-// Checked mode, None -> Reserved: after the OS reservation the tracker
-// allocates its record and the record's page states.  When either is
-// refused the reservation is given back and the call is refused as out of
-// memory; a refusal inside the OS layer is Go's plain failed reservation (nil,
-// no error).  Two sweeps: the second starts with the emulation's caches
-// warm, so that refusals reach each of the tracker's allocations.
+// Checked mode, None -> Reserved: before the OS reservation the tracker
+// allocates its record (page states included).  When that is refused the
+// call is refused as out of memory, before any effect; a refusal inside the
+// OS layer is Go's plain failed reservation (nil, no error).  Two sweeps:
+// the second starts with the emulation's caches warm.
 TEST(AllocFail, CheckedReserveTrackerRecordRecoverable)
 {
     ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
@@ -237,7 +236,7 @@ TEST(AllocFail, CheckedReserveTrackerRecordRecoverable)
         }
     }
     EXPECT_GE(os_refusals, 1);
-    EXPECT_GE(tracker_refusals, 2) << "the tracker's record and page states";
+    EXPECT_GE(tracker_refusals, 2) << "the tracker's record, in each sweep";
     // The tracker knows the reservation: the whole handshake is accepted.
     sysMemStat stat = 0;
     sysMap(want, kGranule, &stat);

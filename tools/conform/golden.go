@@ -13,12 +13,30 @@ import (
 	"strings"
 )
 
-func goldenPath(sc *scenario) string {
-	return strings.TrimSuffix(sc.path, ".vec") + ".golden"
+// goldenVersion: the newest of the scenario's "golden" versions that is not
+// newer than version ("" = the base golden, NAME.golden).
+func goldenVersion(sc *scenario, version string) string {
+	best := ""
+	for _, v := range sc.goldens {
+		if !versionLess(version, v) && versionLess(best, v) {
+			best = v
+		}
+	}
+	return best
 }
 
-func readGolden(sc *scenario) ([]string, error) {
-	f, err := os.Open(goldenPath(sc))
+// goldenPath: the golden that holds what Go `version` observes:
+// NAME.golden, or NAME.<v>.golden for a "golden <v>" line with v <= version.
+func goldenPath(sc *scenario, version string) string {
+	base := strings.TrimSuffix(sc.path, ".vec")
+	if v := goldenVersion(sc, version); v != "" {
+		return base + "." + v + ".golden"
+	}
+	return base + ".golden"
+}
+
+func readGolden(sc *scenario, version string) ([]string, error) {
+	f, err := os.Open(goldenPath(sc, version))
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +54,7 @@ func readGolden(sc *scenario) ([]string, error) {
 	return out, in.Err()
 }
 
-func writeGolden(sc *scenario, obs []string, recordedBy string) error {
+func writeGolden(sc *scenario, version string, obs []string, recordedBy string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Golden observations for %s.vec: what the Go runtime did.\n", sc.name)
 	fmt.Fprintf(&b, "# Recorded by tools/conformance.sh --regen with %s.\n", recordedBy)
@@ -51,7 +69,7 @@ func writeGolden(sc *scenario, obs []string, recordedBy string) error {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
-	return os.WriteFile(goldenPath(sc), []byte(b.String()), 0o644)
+	return os.WriteFile(goldenPath(sc, version), []byte(b.String()), 0o644)
 }
 
 // obsKey splits an observation into its key (step, field, occurrence) and

@@ -3,7 +3,8 @@
 // Command conform runs the scenarios of tests/vectors side by side in one
 // process: through the Go runtime's own Windows memory functions (reached
 // with //go:linkname) and through memwin.dll (loaded by absolute path), and
-// compares both with the golden files recorded from Go 1.19.
+// compares both with the golden files recorded from Go 1.19 (and Go 1.26
+// where a scenario's "golden go1.26" line says the versions differ).
 //
 // It is a windows/amd64 cgo program run under Wine; tools/conformance.sh
 // builds it with Go 1.19 and Go 1.26 and runs it.  Scenarios with a fatal
@@ -34,7 +35,7 @@ var (
 	flagVectors = flag.String("vectors", "", "directory of the scenario files (tests/vectors)")
 	flagDLL     = flag.String("dll", "", "absolute path of memwin.dll")
 	flagRun     = flag.String("run", "", "only scenarios whose name matches this regexp")
-	flagGolden  = flag.String("write-golden", "", "record the Go side as golden: all | newer (only scenarios absent from the oldest Go)")
+	flagGolden  = flag.String("write-golden", "", "record the Go side as golden: all | newer (only scenarios absent from the oldest Go or with a golden version <= this Go)")
 	flagResults = flag.String("results", "", "write per-scenario results (TSV) to this file")
 	flagJobs    = flag.Int("j", 2, "child processes at a time")
 	flagChild   = flag.String("child", "", "internal: run this scenario and exit")
@@ -180,19 +181,26 @@ func main() {
 	goSame, goTotal, mwSame := 0, 0, 0
 	for _, res := range results {
 		sc := res.sc
-		golden, gerr := readGolden(sc)
+		golden, gerr := readGolden(sc, runtime.Version())
+		// memwin follows one Go version; its golden may be another file.
+		mwGolden, mwGerr := readGolden(sc, mw.goVersion())
+		sameGolden := goldenPath(sc, runtime.Version()) == goldenPath(sc, mw.goVersion())
 		goStatus, goDetail := "n/a", "absent before "+sc.minVersion()
-		recording := *flagGolden == "all" || *flagGolden == "newer" && sc.minVersion() != ""
+		recording := *flagGolden == "all" || *flagGolden == "newer" &&
+			(sc.minVersion() != "" || goldenVersion(sc, runtime.Version()) != "")
 		if res.goOK {
 			goTotal++
 			switch {
 			case hasError(res.goObs):
 				goStatus, goDetail = "error", firstError(res.goObs)
 			case recording:
-				if err := writeGolden(sc, res.goObs, env); err != nil {
+				if err := writeGolden(sc, runtime.Version(), res.goObs, env); err != nil {
 					die("%v", err)
 				}
 				golden, gerr = res.goObs, nil
+				if sameGolden {
+					mwGolden, mwGerr = golden, nil
+				}
 				goStatus, goDetail = "identical", "recorded"
 			case gerr != nil:
 				goStatus, goDetail = "no-golden", gerr.Error()
@@ -215,10 +223,10 @@ func main() {
 		switch {
 		case hasError(res.mwObs):
 			mwStatus, mwDetail = "error", firstError(res.mwObs)
-		case gerr != nil:
-			mwStatus, mwDetail = "no-golden", gerr.Error()
+		case mwGerr != nil:
+			mwStatus, mwDetail = "no-golden", mwGerr.Error()
 		default:
-			ds := compareObs(golden, res.mwObs, false)
+			ds := compareObs(mwGolden, res.mwObs, false)
 			if len(ds) == 0 {
 				mwStatus = "identical"
 				mwSame++
@@ -369,6 +377,9 @@ func runChild(exe string, sc *scenario, sideName string) []string {
 	// a few times.  A child that started is never retried.
 	for attempt := 1; ; attempt++ {
 		cmd = exec.Command(exe, "-vectors", *flagVectors, "-dll", *flagDLL, "-child", sc.name, "-side", sideName)
+		if len(sc.env) > 0 { // the scenario's settings, e.g. GOTRACEBACK=crash
+			cmd.Env = append(os.Environ(), sc.env...)
+		}
 		// An explicit empty stdin: with none, os/exec opens NUL, which
 		// Wine sometimes fails to open.
 		cmd.Stdin = strings.NewReader("")

@@ -87,6 +87,7 @@ typedef struct mw_exports {
     void *fn[CF_OP_COUNT];
     uint64_t (*mapped_ready)(void);
     const char *(*version)(void);
+    const char *(*go_version)(void);
     uint32_t (*query)(const void *, memwin_region_info *);
     const memwin_prim *(*prim_host)(void);
     const memwin_prim *(*prim_current)(void);
@@ -336,6 +337,7 @@ int cf_mw_load(const uint16_t *path, char *err, size_t cap)
     } while (0)
     GET(mapped_ready, "memwin_mapped_ready");
     GET(version, "memwin_version");
+    GET(go_version, "memwin_go_version");
     GET(query, "memwin_query");
     GET(prim_host, "memwin_prim_host");
     GET(prim_current, "memwin_prim_current");
@@ -417,6 +419,11 @@ uint64_t cf_mw_mapped_ready(void)
 const char *cf_mw_version(void)
 {
     return mw.version();
+}
+
+const char *cf_mw_go_version(void)
+{
+    return mw.go_version();
 }
 
 /* ---- both sides -------------------------------------------------------- */

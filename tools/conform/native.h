@@ -58,6 +58,8 @@ uint64_t cf_mw_stat_get(void);
 void cf_mw_stat_set(uint64_t v);
 uint64_t cf_mw_mapped_ready(void);
 const char *cf_mw_version(void);
+/* The newest Go whose behaviour memwin.dll matches (memwin_go_version). */
+const char *cf_mw_go_version(void);
 /* Installs the tracing table under memwin (once). */
 void cf_mw_trace_install(void);
 

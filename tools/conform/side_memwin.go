@@ -52,3 +52,6 @@ func loadMemwin(path string) (*memwinSide, error) {
 	C.cf_mw_trace_install()
 	return &memwinSide{}, nil
 }
+
+// goVersion: the Go whose behaviour memwin follows; it picks memwin's golden.
+func (m *memwinSide) goVersion() string { return C.GoString(C.cf_mw_go_version()) }

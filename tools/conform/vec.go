@@ -103,11 +103,13 @@ type step struct {
 }
 
 type scenario struct {
-	name  string
-	path  string
-	desc  string
-	since string
-	steps []step
+	name    string
+	path    string
+	desc    string
+	since   string
+	env     []string // NAME=VALUE for the child processes of a fatal scenario
+	goldens []string // versions from which Go's observations have a golden of their own
+	steps   []step
 }
 
 // needsChild: the scenario has a step expected to end the process.
@@ -169,6 +171,18 @@ func parseScenario(path string) (*scenario, error) {
 				return nil, bad("since wants one version like go1.25")
 			}
 			sc.since = fields[1]
+			continue
+		case "env":
+			if len(fields) != 2 || strings.IndexByte(fields[1], '=') < 1 {
+				return nil, bad("env wants one NAME=VALUE")
+			}
+			sc.env = append(sc.env, fields[1])
+			continue
+		case "golden":
+			if len(fields) != 2 || !strings.HasPrefix(fields[1], "go1.") {
+				return nil, bad("golden wants one version like go1.26")
+			}
+			sc.goldens = append(sc.goldens, fields[1])
 			continue
 		}
 		st := step{line: ln, text: strings.Join(fields, " ")}
@@ -240,6 +254,9 @@ func parseScenario(path string) (*scenario, error) {
 	}
 	if len(sc.steps) == 0 {
 		return nil, fmt.Errorf("%s: no steps", path)
+	}
+	if len(sc.env) > 0 && !sc.needsChild() {
+		return nil, fmt.Errorf("%s: env needs a fatal last step (a child process)", path)
 	}
 	return sc, nil
 }

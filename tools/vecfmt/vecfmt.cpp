@@ -217,6 +217,18 @@ bool parse_scenario(std::istream &in, const std::string &name, const std::string
             sc.since = f[1];
             continue;
         }
+        if (f[0] == "env") {
+            if (f.size() != 2 || f[1].find('=') == std::string::npos || f[1][0] == '=')
+                return bad("env wants one NAME=VALUE");
+            sc.env.push_back(f[1]);
+            continue;
+        }
+        if (f[0] == "golden") {
+            if (f.size() != 2 || f[1].compare(0, 4, "go1.") != 0)
+                return bad("golden wants one version like go1.26");
+            sc.goldens.push_back(f[1]);
+            continue;
+        }
         Step st;
         st.line = ln;
         st.text = join(f);
@@ -273,7 +285,44 @@ bool parse_scenario(std::istream &in, const std::string &name, const std::string
     }
     if (sc.steps.empty())
         return bad("no steps");
+    if (!sc.env.empty() && !sc.steps.back().fatal)
+        return bad("env needs a fatal last step");
     return true;
+}
+
+// "go1.N[.P]" as three numbers; "" is the oldest.
+static void version_parts(const std::string &v, long p[3])
+{
+    size_t i = v.compare(0, 2, "go") == 0 ? 2 : 0;
+    for (int k = 0; k < 3; k++) {
+        p[k] = 0;
+        while (i < v.size() && v[i] >= '0' && v[i] <= '9')
+            p[k] = p[k] * 10 + (v[i++] - '0');
+        while (i < v.size() && v[i] != '.')
+            i++;
+        if (i < v.size())
+            i++;
+    }
+}
+
+static bool version_less(const std::string &a, const std::string &b)
+{
+    long pa[3], pb[3];
+    version_parts(a, pa);
+    version_parts(b, pb);
+    for (int k = 0; k < 3; k++)
+        if (pa[k] != pb[k])
+            return pa[k] < pb[k];
+    return false;
+}
+
+std::string golden_suffix(const Scenario &sc, const std::string &version)
+{
+    std::string best;
+    for (const std::string &v : sc.goldens)
+        if (!version_less(version, v) && version_less(best, v))
+            best = v;
+    return best.empty() ? ".golden" : "." + best + ".golden";
 }
 
 bool parse_golden(std::istream &in, const std::string &where, bool strict,

@@ -65,8 +65,14 @@ struct Scenario {
     std::string name;
     std::string desc;
     std::string since;
+    std::vector<std::string> env;     // "env NAME=VALUE" lines: the fatal step's environment
+    std::vector<std::string> goldens; // "golden goV" lines: Go >= goV has NAME.goV.golden
     std::vector<Step> steps;
 };
+
+// The golden file suffix for Go `version`: ".golden", or ".goV.golden" for
+// the newest "golden goV" line with goV <= version.
+std::string golden_suffix(const Scenario &sc, const std::string &version);
 
 // Parses a .vec file; errors read "WHERE:LINE: reason".
 bool parse_scenario(std::istream &in, const std::string &name, const std::string &where,

@@ -268,6 +268,8 @@ func markdown(rows [][]string, h19, h26 *harness, diffs []string, closing string
 	p("injection) and once through the built `memwin.dll` (loaded by absolute path, called through\n")
 	p("its exports).  The harness is built twice, with Go 1.19 and with Go 1.26.  The golden file of\n")
 	p("each scenario records what the Go 1.19 runtime did (Go 1.26 for functions that 1.19 lacks);\n")
+	p("where the two differ (the exit status under `GOTRACEBACK=crash`/`wer`) a second golden records\n")
+	p("Go 1.26, and memwin.dll and libmemwin are held to it (memwin follows the newest Go);\n")
 	p("the googletest replay (`tests/vectors_replay_test.cpp`) holds the native Linux library to the\n")
 	p("same goldens.  Observations are address-independent: results relative to hints and named\n")
 	p("regions, VirtualQuery runs over each region (state, protection, allocation base, size),\n")
@@ -310,6 +312,7 @@ func markdown(rows [][]string, h19, h26 *harness, diffs []string, closing string
 	}
 	p("\n%s\n\n", closing)
 	b.WriteString(notes)
+	b.WriteString(differences)
 	return b.String()
 }
 
@@ -355,4 +358,31 @@ const notes = `## What the scenarios do not reach, and why
   Go 1.26's asynchronous preemption (saving the extended registers of a suspended thread)
   sometimes faults under Wine 8; and with GC off during each scenario (collected in between),
   so no background work changes mapped-ready while a step is measured.
+`
+
+// differences lists what memwin does differently from Go on purpose, or
+// cannot do as Go does; no scenario exercises these (include/memwin.h has
+// the same list).
+const differences = `
+## Deliberate or inherent differences from Go
+
+Not scenarios: these are outside what the harness compares, measured separately.
+
+- **A nil sysMemStat.** Go dereferences it: a nil-pointer panic that the caller can recover
+  ("runtime error: invalid memory address or nil pointer dereference"; runtime.sysMap called
+  through //go:linkname with a nil stat under a deferred recover, Go 1.19.8 and 1.26.8,
+  windows/amd64 under Wine 8 and linux/amd64). C has no recoverable panic: memwin reports
+  "fatal error: memwin: nil sysMemStat" (exit status 2 with the default handler; refused as
+  MEMWIN_ERR_NULL in checked and recoverable modes) rather than crash.
+- **A sysMemStat in memory that cannot be written.** Go's fault handler reports "unexpected
+  fault address 0x…" and "fatal error: fault", exit status 2 (measured the same way, the stat
+  in a Reserved page). memwin is C code and faults like any: SIGSEGV on Linux, an unhandled
+  access violation (page fault on write) in memwin.dll under Wine.
+- **debug.SetCrashOutput** (Go 1.23+). Go also writes its crash report to that file; memwin
+  cannot see the setting, and its default fatal handler writes to stderr only (measured through
+  go_bindings: Go's own throw wrote its traceback to the file, a memwin fatal error wrote
+  nothing there). A fatal handler (memwin_set_fatal_handler) can write the text anywhere.
+- **memwin_mapped_ready()** is memwin's own counter, changed at the same calls by the same
+  amounts as Go's gcController.mappedReady (the mapped-ready deltas above), not the Go
+  runtime's counter, which a Go program keeps for itself.
 `

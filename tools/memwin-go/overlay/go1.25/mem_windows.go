@@ -95,7 +95,10 @@ func memwinProc(i int) stdFunction {
 	return stdFunction(unsafe.Pointer(memwinProcs[i]))
 }
 
-// memwinCheck throws if the memwin call just made reported a fatal error.
+// memwinCheck throws if the memwin call just made on this thread reported
+// a fatal error.  The flag is process-wide; memwin gives the error only to
+// the thread that raised it, so another thread's check never throws it a
+// second time (a second failing thread waits inside memwin for the exit).
 //
 //go:nosplit
 func memwinCheck() {
@@ -104,10 +107,16 @@ func memwinCheck() {
 	}
 }
 
+// No split check (no preemption point) between the memwin call and the
+// take: the goroutine is still on the thread that made the call.
+//
+//go:nosplit
 func memwinThrow() {
 	var printed, message uintptr
-	stdcall2(stdFunction(unsafe.Pointer(memwinProcs[mwInterposeFatalTake])),
-		uintptr(unsafe.Pointer(&printed)), uintptr(unsafe.Pointer(&message)))
+	if uint32(stdcall2(stdFunction(unsafe.Pointer(memwinProcs[mwInterposeFatalTake])),
+		uintptr(unsafe.Pointer(&printed)), uintptr(unsafe.Pointer(&message)))) == 0 {
+		return // another thread's error: that thread throws it
+	}
 	if printed != 0 {
 		print(gostringnocopy((*byte)(unsafe.Pointer(printed))))
 	}

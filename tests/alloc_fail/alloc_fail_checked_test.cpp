@@ -1,0 +1,120 @@
+// Checked mode's own allocations refused (see alloc_fail_test.cpp for the
+// failing malloc): a refusal by the tracker has no effect at all, neither
+// on the pages nor on Go's accounting; a failure of Go's own OS call keeps
+// Go's accounting (sysAlloc accounts n before it calls the OS).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "failing_malloc.h"
+#include "memwin.h"
+
+namespace {
+
+constexpr uintptr_t kPage = 4096, kGranule = 65536;
+
+uint32_t State(const void *p)
+{
+    memwin_region_info info{};
+    memwin_query(p, &info);
+    return info.state;
+}
+
+} // namespace
+
+// Issue 14.11: sysAlloc refused because the tracker cannot record the new
+// memory used to keep Go's +n in the sysMemStat and mapped-ready.  The sweep
+// refuses the first allocation, then the second, ... until the call works.
+TEST(AllocFail, CheckedAllocTrackerRefusalHasNoEffect)
+{
+    ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
+    long tracker_refusals = 0, os_failures = 0;
+    for (long k = 0;; k++) {
+        ASSERT_LT(k, 16) << "sysAlloc never succeeded";
+        SCOPED_TRACE("allocations granted: " + std::to_string(k));
+        sysMemStat stat = 0;
+        const uint64_t mr0 = memwin_mapped_ready();
+        failing_malloc::Arm(k);
+        void *p = sysAlloc(kGranule, &stat);
+        failing_malloc::Disarm();
+        if (p) {
+            EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+            EXPECT_EQ(stat, kGranule);
+            EXPECT_EQ(memwin_mapped_ready() - mr0, kGranule);
+            sysFree(p, kGranule, &stat);
+            EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+            EXPECT_EQ(stat, 0u);
+            EXPECT_EQ(memwin_mapped_ready(), mr0);
+            break;
+        }
+        if (memwin_last_error() != 0) {
+            // The tracker's refusal: nothing happened.
+            tracker_refusals++;
+            EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+            EXPECT_STREQ(memwin_last_error_message(),
+                         "runtime: sysAlloc(0x0, 65536): out of memory for the tracker\n"
+                         "fatal error: out of memory");
+            EXPECT_EQ(stat, 0u) << "a refused sysAlloc accounted";
+            EXPECT_EQ(memwin_mapped_ready(), mr0) << "a refused sysAlloc accounted";
+        } else {
+            // The OS call failed (the emulation's own record): Go's nil, with
+            // Go's accounting, as Go's sysAlloc does.
+            os_failures++;
+            EXPECT_EQ(stat, kGranule);
+            EXPECT_EQ(memwin_mapped_ready() - mr0, kGranule);
+        }
+    }
+    EXPECT_GE(tracker_refusals, 1);
+}
+
+// Range transitions that split a reservation's runs of states may need a
+// bigger run list: refused as out of memory before any effect, and the same
+// call works once memory is back.
+TEST(AllocFail, CheckedRangeTrackerGrowthRefusal)
+{
+    ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
+    sysMemStat stat = 0;
+    char *p = static_cast<char *>(sysReserve(nullptr, kGranule));
+    ASSERT_NE(p, nullptr);
+    // Every other page mapped: runs Prepared, Reserved, ... until the next
+    // split needs memory.
+    long refused_at = -1;
+    for (long i = 0; i < 16; i += 2) {
+        uint64_t stat0 = stat;
+        failing_malloc::Arm(0);
+        sysMap(p + i * kPage, kPage, &stat);
+        long failed = failing_malloc::Failed();
+        failing_malloc::Disarm();
+        if (memwin_last_error() == 0) {
+            EXPECT_EQ(failed, 0);
+            EXPECT_EQ(stat, stat0 + kPage);
+            continue;
+        }
+        refused_at = i;
+        char want[160];
+        std::snprintf(want, sizeof want,
+                      "runtime: sysMap(0x%llx, 4096): out of memory for the tracker\n"
+                      "fatal error: out of memory",
+                      (unsigned long long)(uintptr_t)(p + i * kPage));
+        EXPECT_EQ(failed, 1);
+        EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+        EXPECT_STREQ(memwin_last_error_message(), want);
+        EXPECT_EQ(stat, stat0) << "a refused sysMap accounted";
+        // Still Reserved for the tracker: the same call is accepted now.
+        sysMap(p + i * kPage, kPage, &stat);
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+        EXPECT_EQ(stat, stat0 + kPage);
+    }
+    EXPECT_GT(refused_at, 0) << "no split needed memory";
+    // The states are exact: page 1 is Reserved, page 0 Prepared.
+    sysUsedOS(p + kPage, kPage);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_STATE));
+    sysUsedOS(p, kPage);
+    EXPECT_EQ(memwin_last_error(), 0u);
+    EXPECT_EQ(State(p), MEMWIN_MEM_COMMIT);
+    memwin_stat_add(&stat, -int64_t(stat));
+    sysFreeOS(p, kGranule);
+    EXPECT_EQ(memwin_last_error(), 0u);
+}

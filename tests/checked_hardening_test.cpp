@@ -311,6 +311,8 @@ TEST(CheckedHardening, HugeReservationCostsTheTrackerLittle)
 {
     if (sizeof(void *) < 8)
         GTEST_SKIP() << "needs a 64-bit address space";
+    if (under_valgrind())
+        GTEST_SKIP() << "valgrind refuses a 4 TiB reservation";
     uint64_t probe;
     if (!AllocatedBytes(&probe))
         GTEST_SKIP() << "no allocator statistics here";

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -225,6 +226,16 @@ struct PrimSwap {
 // Sets (value non-null) or removes an environment variable of this process,
 // for the CRT's getenv and for the child processes it starts.
 void set_env(const char *name, const char *value);
+
+// True when the program runs under valgrind (its preload library is in
+// LD_PRELOAD).  Valgrind's address-space manager refuses multi-TiB
+// reservations and does not let the emulation keep its reservations in the
+// zone it chooses, so tests of those two properties skip there.
+inline bool under_valgrind()
+{
+    const char *p = std::getenv("LD_PRELOAD");
+    return p && std::string(p).find("vgpreload") != std::string::npos;
+}
 
 // For child scenarios: Go's exact behaviour whatever MEMWIN_MODE says.
 inline void exact_mode()

@@ -161,7 +161,10 @@ run_valgrind() {
 }
 EOF
     # Child-process tests spawn the test program again: not traced.
-    local vg=(valgrind --tool=memcheck --error-exitcode=1 --trace-children=no --leak-check=full
+    # --fair-sched: threads that wait by yielding (the concurrency tests'
+    # start barrier, memwin's spin locks) would otherwise keep valgrind's one
+    # running thread from handing over (a 9 s test once took 742 s in CI).
+    local vg=(valgrind --tool=memcheck --fair-sched=yes --error-exitcode=1 --trace-children=no --leak-check=full
               --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible
               --num-callers=30 --suppressions="$probe_supp" "${vg_supp[@]}")
     echo "+ ${vg[*]} memwin_tests"

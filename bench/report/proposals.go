@@ -38,14 +38,15 @@ func (r *report) proposals() {
 	r.p("An address-free reservation is mapped with `MAP_FIXED_NOREPLACE` just below the previous one, already 64 KiB aligned: one `mmap`, ")
 	r.p("where mapping anywhere and trimming to a 64 KiB boundary took up to five calls. The kernel puts the process's other mappings top-down just below ")
 	r.p("its latest ones, which is where the next reservation would be tried, so after any placement the kernel chose the emulation continues 64 GiB ")
-	r.p("below it. Released ranges are not handed out again at once (a hint may be aimed at them, as Go's arena hints are). ")
+	r.p("below it. Released ranges are not handed out again at once (a hint may be aimed at them, as Go's arena hints are): they wait in a ")
+	r.p("64-entry quarantine, then become holes that later reservations take, highest fit first, so a long run stays in a bounded range. ")
 	r.p("System calls per handshake now: %s at 4 KiB, %s at 64 KiB, %s at 1 MiB (raw: %s); handshake ÷ raw %s, %s, %s.\n\n",
 		r.sc("linux", "handshake", 4*kib, "memwin"), r.sc("linux", "handshake", 64*kib, "memwin"), r.sc("linux", "handshake", mib, "memwin"),
 		r.sc("linux", "handshake", 64*kib, "raw"), tr("handshake", 4*kib), tr("handshake", 64*kib), tr("handshake", mib))
 
-	r.p("### 2. No per-page array while a reservation's pages agree (`emu_pages_ready`, `emu_pages_set`)\n\n")
-	r.p("A reservation records one state for all its pages; the byte-per-page array exists only while an operation has left its pages in different ")
-	r.p("states (a partial commit, as Go's heap does within an arena) and goes away when a call covers the whole reservation again. ")
+	r.p("### 2. Page states as runs (`emu_pages_ready`, `emu_pages_set`)\n\n")
+	r.p("A reservation records its page states as runs of equal state (8 bytes a run, found by binary search): one run while its pages agree, a few ")
+	r.p("after partial commits (as Go's heap makes within an arena), whatever the reservation's size. ")
 	r.p("A 64 MiB reservation used to `calloc` 16 KiB at reserve, which glibc trimmed and faulted in again; now a reserve allocates one small record. ")
 	r.p("At %s: reserve %s×, commit %s×, release %s× the raw calls; %s page faults per reserve (raw %s). ",
 		sizeLabel(big), tr("reserve", big), tr("commit", big), tr("release", big),

@@ -1,0 +1,32 @@
+#!/bin/sh
+# One-command mutation run of memwin (issue 18): see tools/mutation/README.md.
+#   tools/mutation/run.sh [--sample N] [--seed S] [--files a.c,b.c] [--workers N]
+#                         [--scenario-timeout S] [--out FILE]
+# Environment: MUTATION_BUILD (scratch dir, default build/mutation),
+#              MUTATION_VENV (universalmutator's venv, default build/mutation-venv),
+#              MUTATION_BASE (build dir of the judges, default $MUTATION_BUILD/base).
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${MUTATION_BUILD:-$root/build/mutation}
+venv=${MUTATION_VENV:-$root/build/mutation-venv}
+case $build in /*) ;; *) build=$root/$build ;; esac
+case $venv in /*) ;; *) venv=$root/$venv ;; esac
+cmdline="tools/mutation/run.sh $*"
+
+# universalmutator from PyPI, in a venv of its own (created when missing).
+if [ ! -x "$venv/bin/mutate" ]; then
+  echo "run.sh: installing universalmutator into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q 'universalmutator==1.14.1'
+fi
+
+# The judges: memwin-conform and memwin_tests, built once from the real tree.
+base=${MUTATION_BASE:-$build/base}
+case $base in /*) ;; *) base=$root/$base ;; esac
+if [ ! -f "$base/build.ninja" ]; then
+  cmake -S "$root" -B "$base" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMWIN_CONFORM=ON >/dev/null
+fi
+ninja -C "$base" -j1 memwin memwin-conform memwin_tests >/dev/null
+
+exec "$venv/bin/python" "$root/tools/mutation/mutate.py" --root "$root" --build "$build" \
+  --base "$base" --mutate "$venv/bin/mutate" --cmdline "$cmdline" "$@"

@@ -3,9 +3,10 @@
  *
  * The Go-named functions below have the names and parameter lists of Go's
  * runtime/mem_windows.go (OS layer) and runtime/mem.go (generic layer) as of
- * Go 1.19-1.24, and behave as the Go runtime does on Windows (Go 1.19-1.27):
- * same Win32 calls, same fallback loops, same accounting, same fatal messages
- * and exit status.  Go's uintptr is uintptr_t, unsafe.Pointer is void *.
+ * Go 1.19-1.24, and behave as the Go runtime does on Windows: measured
+ * identical to every Go release line from 1.19 to 1.27 on windows/amd64 and
+ * windows/386 (docs/conformance.md, tools/conformance.sh): same Win32 calls,
+ * same fallback loops, same accounting, same fatal messages and exit status.  Go's uintptr is uintptr_t, unsafe.Pointer is void *.
  *
  * Region states (Go's runtime/mem.go):
  *   None      not reserved; any access faults.
@@ -177,8 +178,10 @@ uint64_t memwin_mapped_ready(void);
 
 /* Library version, "MAJOR.MINOR.PATCH". */
 const char *memwin_version(void);
-/* The newest Go release whose Windows memory-layer behaviour memwin matches
- * (behaviour is identical from Go 1.19 to this one). */
+/* The newest Go release line memwin is measured against ("go1.27"); the
+ * report measures every line from go1.19 to it.  Where those lines differ
+ * among themselves (the exit status under GOTRACEBACK=crash or wer: 2 up to
+ * Go 1.20, a fail-fast exception from 1.21), memwin follows this one. */
 const char *memwin_go_version(void);
 
 /* Page states reported by memwin_query (the Win32 MEM_* values). */

@@ -311,6 +311,8 @@ TEST(Accounting, MappedReadyWrapsSilently)
 {
     FatalCapture fc;
     uint64_t m0 = memwin_mapped_ready();
+    // The size below is m0 + 4 KiB: it must fit a uintptr_t (32-bit too).
+    ASSERT_LE(m0, uint64_t(UINTPTR_MAX) - 0x1000) << "mapped-ready left unbalanced by a test";
     NullPrim ns;
     sysUnused(P(0x10000), uintptr_t(m0 + 0x1000));
     EXPECT_EQ(memwin_mapped_ready(), uint64_t(0) - 0x1000) << "no check, wraps";

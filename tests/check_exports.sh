@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Fails unless the built library exports exactly the functions declared in
 # the public headers, which must also be exactly memwin.def's list.
-# Usage: check_exports.sh <source dir> <library file> <dll|so>
+# Usage: check_exports.sh <source dir> <library file> <dll|so> [objdump]
+# (objdump: the toolchain's, for the DLL of either width; i686 DLLs must
+# export the same undecorated names, no _f@N.)
 set -euo pipefail
-src=$1 lib=$2 kind=$3
+src=$1 lib=$2 kind=$3 objdump=${4:-x86_64-w64-mingw32-objdump}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -13,7 +15,7 @@ grep -hoP '^(?!typedef)[A-Za-z_][A-Za-z0-9_ *]*[ *]\K[A-Za-z_][A-Za-z0-9_]*(?=\(
 # memwin.def's EXPORTS section.
 awk '/^EXPORTS/{on=1;next} on && $1 !~ /^;/ && NF {print $1}' "$src/memwin.def" | sort -u >"$tmp/def"
 if [ "$kind" = dll ]; then
-    x86_64-w64-mingw32-objdump -p "$lib" |
+    "$objdump" -p "$lib" |
         awk '/\[Ordinal\/Name Pointer\] Table/{on=1;next} on && /^[ \t]*\[/{print $NF; next} on && NF==0 {on=0}' |
         sort -u >"$tmp/lib"
 else

@@ -486,22 +486,25 @@ TEST(Interpose, CountersTrackPagesAndSizes)
 
 TEST(Interpose, SizeClassBoundaries)
 {
-    // Failed calls are classed by the size asked for.
+    // Failed calls are classed by the size asked for.  The largest classes
+    // hold sizes a 32-bit uintptr cannot express: there the top of its range
+    // is checked instead (class 20 ends at 2^32).
     uintptr_t spare = free_area(0x10000);
-    const struct {
-        uintptr_t size;
+    struct Case {
+        uint64_t size;
         int cls;
-    } cases[] = {{1, 0},
-                 {4096, 0},
-                 {4097, 1},
-                 {8192, 1},
-                 {8193, 2},
-                 {uintptr_t(1) << 34, 22},
-                 {(uintptr_t(1) << 34) + 1, 23},
-                 {uintptr_t(1) << 40, 23}};
+    };
+    const std::vector<Case> cases =
+        sizeof(void *) == 4
+            ? std::vector<Case>{{1, 0}, {4096, 0}, {4097, 1}, {8192, 1}, {8193, 2},
+                                {uint64_t(1) << 31, 19}, {(uint64_t(1) << 31) + 1, 20},
+                                {UINT32_MAX, 20}}
+            : std::vector<Case>{{1, 0}, {4096, 0}, {4097, 1}, {8192, 1}, {8193, 2},
+                                {uint64_t(1) << 34, 22}, {(uint64_t(1) << 34) + 1, 23},
+                                {uint64_t(1) << 40, 23}};
     for (const auto &c : cases) {
         Stats s0 = stats();
-        EXPECT_EQ(ifree(spare, c.size, MEMWIN_MEM_DECOMMIT), 0);
+        EXPECT_EQ(ifree(spare, static_cast<uintptr_t>(c.size), MEMWIN_MEM_DECOMMIT), 0);
         Stats s1 = stats();
         EXPECT_TRUE(op_delta(s0, s1, MEMWIN_IOP_DECOMMIT, 1, 1, 0, 0)) << c.size;
         for (int k = 0; k < MEMWIN_INTERPOSE_SIZE_CLASSES; k++)

@@ -288,12 +288,20 @@ NullPrim::~NullPrim()
 
 void restore_mapped_ready(uint64_t value)
 {
+    // The counter wraps modulo 2^64: take the shorter way there, in steps a
+    // uintptr_t holds (a 32-bit one cannot carry a wrapped difference).
     NullPrim np;
-    uint64_t now = memwin_mapped_ready();
-    if (now > value)
-        sysUnused(P(0x10000), uintptr_t(now - value));
-    else if (now < value)
-        sysUsed(P(0x10000), 0, uintptr_t(value - now));
+    const uint64_t step = UINTPTR_MAX;
+    uint64_t up = value - memwin_mapped_ready(), down = uint64_t(0) - up;
+    for (bool add = up <= down; add ? up != 0 : down != 0;) {
+        uint64_t &left = add ? up : down;
+        uint64_t k = left < step ? left : step;
+        if (add)
+            sysUsed(P(0x10000), 0, uintptr_t(k));
+        else
+            sysUnused(P(0x10000), uintptr_t(k));
+        left -= k;
+    }
 }
 
 // ---- FatalCapture --------------------------------------------------------

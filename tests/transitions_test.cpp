@@ -114,7 +114,12 @@ TEST(Reserve, ReturnsNullWhenBothAttemptsFailAndIsNotFatal)
     FatalCapture fc;
     {
         PrimRecorder rec;
-        EXPECT_EQ(sysReserveOS(nullptr, uintptr_t(1) << 47), nullptr);
+        // Larger than the user address space: 128 TiB, or 4 GiB - 64 KiB
+        // with a 32-bit uintptr.
+        const uintptr_t impossible = sizeof(void *) == 4
+                                         ? static_cast<uintptr_t>(0xFFFF0000u)
+                                         : static_cast<uintptr_t>(uint64_t(1) << 47);
+        EXPECT_EQ(sysReserveOS(nullptr, impossible), nullptr);
         auto calls = rec.calls();
         ASSERT_EQ(calls.size(), 2u) << to_string(calls);
         EXPECT_EQ(calls[0].error, MEMWIN_ERROR_INVALID_PARAMETER);

@@ -291,7 +291,8 @@ private:
               uintptr_t &r2)
     {
         void *v = (void *)a;
-        r = r2 = 0;
+        r = 0;
+        r2 = (uintptr_t)memwin_vecfmt::kOutSentinel; // sysReserveAligned must write it
         if (op == "sysAllocOS") r = (uintptr_t)sysAllocOS(a);
         else if (op == "sysUnusedOS") sysUnusedOS(v, b);
         else if (op == "sysUsedOS") sysUsedOS(v, b);

@@ -169,7 +169,12 @@ TEST(VmRules, ReserveOfSizeZeroFails87)
 
 TEST(VmRules, ReserveOfImpossibleSizesFails87)
 {
-    EXPECT_TRUE(fails_with(va(0, uintptr_t(1) << 47, kReserve), E87));
+    // More than the user address space: 128 TiB, or 2 GiB with a 32-bit
+    // uintptr (Wine's WoW64 fails it with 87 too; smaller sizes that do not
+    // fit fail with 8).
+    const uintptr_t too_big = sizeof(void *) == 4 ? static_cast<uintptr_t>(0x80000000u)
+                                                  : static_cast<uintptr_t>(uint64_t(1) << 47);
+    EXPECT_TRUE(fails_with(va(0, too_big, kReserve), E87));
     EXPECT_TRUE(fails_with(va(0, uintptr_t(0) - 4096, kReserve), E87));
 }
 
@@ -319,7 +324,11 @@ TEST(VmRules, QueryOfFreeMemoryAndOutsideTheAddressSpace)
     memwin_region_info untouched;
     std::memset(&untouched, 0x5a, sizeof untouched);
     memwin_region_info copy = untouched;
-    EXPECT_EQ(memwin_query(P(uintptr_t(0xffff800000000000ull)), &untouched), E87);
+    // Kernel space: 0xffff800000000000, or 0xffff0000 with a 32-bit uintptr.
+    const uintptr_t kernel = sizeof(void *) == 4
+                                 ? static_cast<uintptr_t>(0xFFFF0000u)
+                                 : static_cast<uintptr_t>(0xffff800000000000ull);
+    EXPECT_EQ(memwin_query(P(kernel), &untouched), E87);
     EXPECT_EQ(std::memcmp(&untouched, &copy, sizeof copy), 0) << "info changed on failure";
 }
 
@@ -416,9 +425,10 @@ TEST(VmRules, ReservationsFarApartAndFreeRunsBetweenThem)
     // 80 reservations 512 MiB apart (far enough apart for the emulation's
     // index to keep untouched stretches between them): a free run between
     // two ends at the next one, and all of it goes back when they are
-    // released, in any order.
+    // released, in any order.  A 32-bit address space has no 40 GiB free:
+    // there they are 4 MiB apart (320 MiB).
     constexpr int kN = 80;
-    constexpr uintptr_t kStep = uintptr_t(512) << 20;
+    constexpr uintptr_t kStep = sizeof(void *) == 4 ? uintptr_t(4) << 20 : uintptr_t(512) << 20;
     uintptr_t area = free_area(kN * kStep);
     ASSERT_NE(area, 0u);
     std::vector<uintptr_t> bases;
@@ -443,7 +453,10 @@ TEST(VmRules, ReservationsFarApartAndFreeRunsBetweenThem)
     EXPECT_EQ(f.state, kFree);
     EXPECT_GE(f.region_size, kN * kStep);
     // Free memory near the top of the address space: a run to its end.
-    f = hq(0x7FFE00000000ull);
+    // With a 32-bit uintptr: the last page of the 2 GiB user space (free
+    // under Wine's WoW64, above the shared user data page at 0x7FFE0000).
+    f = hq(sizeof(void *) == 4 ? static_cast<uintptr_t>(0x7FFEF000u)
+                               : static_cast<uintptr_t>(0x7FFE00000000ull));
     EXPECT_EQ(f.state, kFree);
     EXPECT_GT(f.region_size, 0u);
 }

@@ -10,7 +10,18 @@ have g++ || need+=(g++)
 [ -d /usr/src/googletest ] || need+=(googletest)
 [ -f /usr/lib/x86_64-linux-gnu/libgtest.a ] || need+=(libgtest-dev)
 have x86_64-w64-mingw32-gcc-posix || need+=(mingw-w64 g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix)
+have i686-w64-mingw32-gcc-posix || need+=(gcc-mingw-w64-i686-posix g++-mingw-w64-i686-posix)
 have wine || need+=(wine wine64)
+# 32-bit Windows programs (memwin.dll for i686, Go's windows/386) need Wine's
+# i386 half; a Wine prefix made before it was installed must be made afresh
+# (tools/wine/prefix.sh does).
+if ! dpkg -s wine32:i386 >/dev/null 2>&1; then
+    dpkg --print-foreign-architectures | grep -qx i386 || {
+        echo "install-deps: adding the i386 architecture (for wine32)"
+        dpkg --add-architecture i386
+    }
+    need+=(wine32:i386)
+fi
 [ -x /usr/lib/go-1.19/bin/go ] || need+=(golang-1.19-go)
 pkg-config --exists libffi 2>/dev/null || need+=(libffi-dev pkg-config)
 have valgrind || need+=(valgrind)

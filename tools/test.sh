@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # memwin's full test run (the README's test command; CI runs it too):
-# builds and tests libmemwin.so natively and memwin.dll under Wine, the
+# builds and tests libmemwin.so natively and memwin.dll (x86_64, and i686
+# under 32-bit Wine) under Wine, the
 # sanitizer, stress, fuzz and coverage runs, the Go bindings, the READMEs'
 # install-and-use recipes (tests/journeys), the runtime swap checked with Go's
 # own tests, and the conformance harness against the
@@ -33,6 +34,10 @@ stage() { # stage NAME COMMAND...
 stage deps "$root/tools/install-deps.sh"
 stage linux cmake --workflow --preset linux
 stage windows-wine cmake --workflow --preset windows
+# memwin.dll for windows/386 under 32-bit Wine (WoW64 prefix); its
+# memwin-conform needs an i686 libffi (install-deps builds the x86_64 one).
+stage windows-386 sh -c '"$1"/tools/libffi-mingw.sh --host i686-w64-mingw32 &&
+    cmake --workflow --preset windows-386' sh "$root"
 [ -x go_bindings/run_tests.sh ] && stage go-bindings go_bindings/run_tests.sh
 stage journeys tests/journeys/run.sh
 [ -x tools/robustness.sh ] && stage robustness tools/robustness.sh

@@ -121,6 +121,16 @@ func (r *runner) addr(s string) uintptr {
 	return rg.base + uintptr(off)
 }
 
+// num64 parses a number that is 64 bits wide on every architecture (a
+// sysMemStat value, a fault counter).
+func (r *runner) num64(s string) uint64 {
+	v, err := parseNumber(s)
+	if err != nil {
+		r.fail("%v", err)
+	}
+	return v
+}
+
 func (r *runner) num(s string) uintptr {
 	v, err := parseNumber(s)
 	if err != nil {
@@ -440,18 +450,18 @@ func (r *runner) harnessStep(i int, st *step) {
 			r.emit(fmt.Sprintf("%d fill refused", i))
 		}
 	case "setstat":
-		r.s.setStat(uint64(r.num(st.args[0])))
+		r.s.setStat(r.num64(st.args[0]))
 	case "fault":
 		cls, _ := parseClasses(st.args[0])
-		e := C.cf_fault_set(id, C.uint32_t(cls), C.uint64_t(r.num(st.args[1])),
-			C.uint64_t(r.num(st.args[2])), C.uint32_t(r.num(st.args[3])))
+		e := C.cf_fault_set(id, C.uint32_t(cls), C.uint64_t(r.num64(st.args[1])),
+			C.uint64_t(r.num64(st.args[2])), C.uint32_t(r.num64(st.args[3])))
 		if e != 0 {
 			r.fail("fault: memwin_fault_set refused (%d)", uint32(e))
 		}
 	case "nofault":
 		C.cf_fault_clear(id)
 	case "squat":
-		C.cf_squat_set(id, C.uintptr_t(r.num(st.args[0])), C.uint64_t(r.num(st.args[1])))
+		C.cf_squat_set(id, C.uintptr_t(r.num(st.args[0])), C.uint64_t(r.num64(st.args[1])))
 	default:
 		r.fail("unknown harness operation %s", st.op.name)
 	}

@@ -27,10 +27,15 @@ func goldenVersion(sc *scenario, version string) string {
 
 // goldenPath: the golden that holds what Go `version` observes:
 // NAME.golden, or NAME.<v>.golden for a "golden <v>" line with v <= version.
+// On a 32-bit port, a scenario with a "golden 386" line reads
+// NAME[.<v>].386.golden instead.
 func goldenPath(sc *scenario, version string) string {
 	base := strings.TrimSuffix(sc.path, ".vec")
 	if v := goldenVersion(sc, version); v != "" {
-		return base + "." + v + ".golden"
+		base += "." + v
+	}
+	if ptrBits == 32 && sc.golden386 {
+		base += ".386"
 	}
 	return base + ".golden"
 }

@@ -4,10 +4,11 @@
 // process: through the Go runtime's own Windows memory functions (reached
 // with //go:linkname) and through memwin.dll (loaded by absolute path), and
 // compares both with the golden files recorded from Go 1.19 (and Go 1.26
-// where a scenario's "golden go1.26" line says the versions differ).
+// where a scenario's "golden goV" line says the versions differ).
 //
-// It is a windows/amd64 cgo program run under Wine; tools/conformance.sh
-// builds it with Go 1.19 and Go 1.26 and runs it.  Scenarios with a fatal
+// It is a windows/amd64 or windows/386 cgo program run under Wine;
+// tools/conformance.sh builds it with every Go line from 1.19 to 1.27 for
+// both and runs it.  Scenarios with a fatal
 // step run in a child process (the harness re-executes itself).
 package main
 
@@ -58,9 +59,13 @@ func die(format string, a ...interface{}) {
 
 type result struct {
 	sc           *scenario
-	goOK         bool // the Go side has every function of the scenario
+	goOK         bool   // the Go side has every function of the scenario
+	wide         string // a number a 32-bit uintptr cannot hold, if any
 	goObs, mwObs []string
 }
+
+// ptrBits is the width of a pointer in this build (64 on amd64, 32 on 386).
+const ptrBits = 32 << (^uintptr(0) >> 63)
 
 // noAsyncPreempt re-executes the harness with GODEBUG=asyncpreemptoff=1
 // unless it is set: under Wine 8, Go 1.26's asynchronous preemption
@@ -141,6 +146,9 @@ func main() {
 		childMain(scs, goS, mw)
 		return
 	}
+	if mrNote == "" && *flagChild == "" {
+		fmt.Printf("conform: gcController.mappedReady found at +%d\n", goS.mrOffset)
+	}
 	if mrNote != "" {
 		fmt.Printf("note: %s; the Go side records only sysMemStat deltas\n", mrNote)
 	}
@@ -148,7 +156,7 @@ func main() {
 		die("refusing to record goldens without mapped-ready")
 	}
 	wine := C.GoString(C.cf_wine_version())
-	env := runtime.Version() + " windows/amd64"
+	env := runtime.Version() + " windows/" + runtime.GOARCH
 	if wine != "" {
 		env += " under Wine " + wine
 	}
@@ -162,6 +170,10 @@ func main() {
 	for i, sc := range scs {
 		res := &result{sc: sc, goOK: !versionLess(runtime.Version(), sc.minVersion())}
 		results[i] = res
+		if res.wide = sc.wide(); res.wide != "" && ptrBits == 32 {
+			res.goOK = false // neither side can run it
+			continue
+		}
 		if sc.needsChild() {
 			children = append(children, res)
 			continue
@@ -178,7 +190,7 @@ func main() {
 
 	// Compare.
 	var rows []string
-	goSame, goTotal, mwSame := 0, 0, 0
+	goSame, goTotal, mwSame, mwTotal := 0, 0, 0, 0
 	for _, res := range results {
 		sc := res.sc
 		golden, gerr := readGolden(sc, runtime.Version())
@@ -186,8 +198,17 @@ func main() {
 		mwGolden, mwGerr := readGolden(sc, mw.goVersion())
 		sameGolden := goldenPath(sc, runtime.Version()) == goldenPath(sc, mw.goVersion())
 		goStatus, goDetail := "n/a", "absent before "+sc.minVersion()
+		if res.wide != "" && ptrBits == 32 {
+			why := "needs a 64-bit uintptr (" + res.wide + ")"
+			rows = append(rows, strings.Join([]string{sc.name, "go", "n/a", why}, "\t"))
+			rows = append(rows, strings.Join([]string{sc.name, "memwin", "n/a", why}, "\t"))
+			continue
+		}
+		mwTotal++
 		recording := *flagGolden == "all" || *flagGolden == "newer" &&
 			(sc.minVersion() != "" || goldenVersion(sc, runtime.Version()) != "")
+		// A 32-bit port records only the goldens of its own ("golden 386").
+		recording = recording && (ptrBits == 64 || sc.golden386)
 		if res.goOK {
 			goTotal++
 			switch {
@@ -241,7 +262,7 @@ func main() {
 		rows = append(rows, strings.Join([]string{sc.name, "memwin", mwStatus, mwDetail}, "\t"))
 	}
 	fmt.Printf("%s: %d/%d scenarios identical to the golden (%d n/a)\n", runtime.Version(), goSame, goTotal, len(results)-goTotal)
-	fmt.Printf("memwin.dll (in %s harness): %d/%d scenarios identical to the golden\n", runtime.Version(), mwSame, len(results))
+	fmt.Printf("memwin.dll (in %s harness): %d/%d scenarios identical to the golden (%d n/a)\n", runtime.Version(), mwSame, mwTotal, len(results)-mwTotal)
 	fmt.Printf("time: %.1fs (in process %.1fs; %d child processes %.1fs)\n", elapsed.Seconds(),
 		inProcess.Seconds(), nChildren, (elapsed - inProcess).Seconds())
 	if *flagResults != "" {
@@ -250,7 +271,7 @@ func main() {
 			die("%v", err)
 		}
 	}
-	if goSame != goTotal || mwSame != len(results) {
+	if goSame != goTotal || mwSame != mwTotal {
 		os.Exit(1)
 	}
 }
@@ -412,6 +433,8 @@ func runChild(exe string, sc *scenario, sideName string) []string {
 	for _, l := range fatalLines(stderr.String()) {
 		obs = append(obs, fmt.Sprintf("%d stderr %s", last, l))
 	}
-	obs = append(obs, fmt.Sprintf("%d exit %d", last, cmd.ProcessState.ExitCode()))
+	// The status as Windows reports it, unsigned 32 bits (ExitCode's int
+	// is 32 bits wide on 386).
+	obs = append(obs, fmt.Sprintf("%d exit %d", last, uint32(cmd.ProcessState.ExitCode())))
 	return obs
 }

@@ -227,6 +227,13 @@ uint64_t cf_load64(uintptr_t addr)
     return __atomic_load_n((uint64_t *)addr, __ATOMIC_SEQ_CST);
 }
 
+uint64_t cf_peek64(uintptr_t addr)
+{
+    uint64_t v;
+    memcpy(&v, (const void *)addr, sizeof v);
+    return v;
+}
+
 void cf_add64(uintptr_t addr, int64_t delta)
 {
     __atomic_fetch_add((uint64_t *)addr, (uint64_t)delta, __ATOMIC_SEQ_CST);
@@ -374,7 +381,8 @@ typedef void *(*fn_ra)(void *, uintptr_t, uintptr_t, uintptr_t *);
 uintptr_t cf_mw_call(int op, uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t *ret2)
 {
     void *f = mw.fn[op];
-    *ret2 = 0;
+    /* sysReserveAligned must write it on every path (tools/vecfmt kOutSentinel). */
+    *ret2 = (uintptr_t)0xA5A5A5A5A5A5A5A5ull;
     switch (op) {
     case CF_OP_sysAllocOS:
         return (uintptr_t)((fn_p_n)f)(a);

@@ -42,6 +42,8 @@ int cf_hook_install(void);
 /* Address of runtime.gcController (for reading mappedReady). */
 uintptr_t cf_gccontroller_addr(void);
 uint64_t cf_load64(uintptr_t addr);
+/* A plain 8-byte read at any address (no alignment needed). */
+uint64_t cf_peek64(uintptr_t addr);
 void cf_add64(uintptr_t addr, int64_t delta);
 
 /* ---- memwin.dll ------------------------------------------------------- */

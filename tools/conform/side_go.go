@@ -15,7 +15,8 @@ import (
 )
 
 type goSide struct {
-	mrAddr uintptr // &gcController.mappedReady, 0 if not readable
+	mrAddr   uintptr // &gcController.mappedReady, 0 if not readable
+	mrOffset int     // its offset in gcController, for the log
 }
 
 // goStat is the Go side's sysMemStat (a uint64, as runtime.sysMemStat).
@@ -123,28 +124,57 @@ func (g *goSide) call(op *opInfo, a, b, c uintptr) (uintptr, uintptr) {
 	return 0, 0
 }
 
-// selfCheckMappedReady verifies the mappedReady offset with Go's own
-// accounting: sysAlloc(64 KiB) must add exactly 64 KiB, sysFree take it
-// back.  Returns "" or why mapped-ready cannot be read.
+// selfCheckMappedReady finds runtime.gcController.mappedReady by what it
+// does instead of by a per-version offset: among the 8-byte words at the
+// first 1 KiB of gcController (4-byte steps), the one that grows by exactly
+// n when Go's sysAlloc(n) commits and shrinks by n when sysFree(n) releases,
+// for two different n, and is the only such word.  Go's sysAlloc and sysFree
+// change no other field of gcController by those amounts (the stat they move
+// is the harness's own).  Returns "" or why mapped-ready cannot be read.
 func (g *goSide) selfCheckMappedReady() string {
-	if mappedReadyOffset < 0 {
-		return "no verified gcController.mappedReady offset for " + runtime.Version()
-	}
-	g.mrAddr = uintptr(C.cf_gccontroller_addr()) + mappedReadyOffset
-	var st uint64
-	for try := 0; try < 3; try++ {
-		m0, _ := g.mappedReady()
-		p := goSysAlloc(65536, &st)
-		m1, _ := g.mappedReady()
-		if p == nil {
-			break
+	const span, step = 1024, 4
+	base := uintptr(C.cf_gccontroller_addr())
+	snap := func() (w [span / step]uint64) {
+		for k := range w {
+			w[k] = uint64(C.cf_peek64(C.uintptr_t(base + uintptr(k*step))))
 		}
-		rtSysFree(p, 65536, &st)
-		m2, _ := g.mappedReady()
-		if m1-m0 == 65536 && m2 == m0 {
+		return
+	}
+	var st uint64
+	for try := 0; try < 5; try++ {
+		ok := [span / step]bool{}
+		for k := range ok {
+			ok[k] = true
+		}
+		for _, n := range []uintptr{3 << 16, 5 << 16} {
+			s0 := snap()
+			p := goSysAlloc(n, &st)
+			s1 := snap()
+			if p == nil {
+				return "gcController.mappedReady: sysAlloc failed during the search"
+			}
+			rtSysFree(p, n, &st)
+			s2 := snap()
+			for k := range ok {
+				ok[k] = ok[k] && s1[k]-s0[k] == uint64(n) && s1[k]-s2[k] == uint64(n)
+			}
+		}
+		found := -1
+		for k, v := range ok {
+			if v {
+				if found >= 0 {
+					found = -2
+					break
+				}
+				found = k
+			}
+		}
+		if found >= 0 && (base+uintptr(found*step))%8 == 0 {
+			g.mrAddr = base + uintptr(found*step)
+			g.mrOffset = found * step
 			return ""
 		}
 	}
 	g.mrAddr = 0
-	return "gcController.mappedReady self-check failed on " + runtime.Version()
+	return "gcController.mappedReady not found on " + runtime.Version() + "/" + runtime.GOARCH
 }

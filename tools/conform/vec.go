@@ -109,7 +109,10 @@ type scenario struct {
 	since   string
 	env     []string // NAME=VALUE for the child processes of a fatal scenario
 	goldens []string // versions from which Go's observations have a golden of their own
-	steps   []step
+	// golden386: 32-bit ports observe something else and have goldens of
+	// their own, NAME[.goV].386.golden ("golden 386").
+	golden386 bool
+	steps     []step
 }
 
 // needsChild: the scenario has a step expected to end the process.
@@ -126,6 +129,32 @@ func (s *scenario) minVersion() string {
 		}
 	}
 	return v
+}
+
+// wide is the first number of the scenario that a 32-bit uintptr cannot
+// hold ("" if none): such a scenario cannot be written for windows/386 and
+// is n/a there.  setstat's value (a sysMemStat, 64 bits everywhere) and the
+// fault counters do not count.
+func (s *scenario) wide() string {
+	for _, st := range s.steps {
+		if st.op.name == "setstat" || st.op.name == "fault" {
+			continue
+		}
+		for _, a := range st.args {
+			num := a
+			if c := a[0]; c < '0' || c > '9' {
+				i := strings.IndexAny(a, "+-")
+				if i < 0 {
+					continue
+				}
+				num = a[i+1:]
+			}
+			if v, err := parseNumber(num); err == nil && v > 0xffffffff {
+				return a
+			}
+		}
+	}
+	return ""
 }
 
 func isIdent(s string) bool {
@@ -179,8 +208,12 @@ func parseScenario(path string) (*scenario, error) {
 			sc.env = append(sc.env, fields[1])
 			continue
 		case "golden":
+			if len(fields) == 2 && fields[1] == "386" {
+				sc.golden386 = true
+				continue
+			}
 			if len(fields) != 2 || !strings.HasPrefix(fields[1], "go1.") {
-				return nil, bad("golden wants one version like go1.26")
+				return nil, bad("golden wants one version like go1.21, or 386")
 			}
 			sc.goldens = append(sc.goldens, fields[1])
 			continue

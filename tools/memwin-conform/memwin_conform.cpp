@@ -691,7 +691,7 @@ private:
         string k = expected_params(*info);
         uint64_t vals[4] = {a, b, c, 0};
         uint64_t statp = (uint64_t)(uintptr_t)&stat_;
-        uintptr_t reserved = 0;
+        uintptr_t reserved = (uintptr_t)kOutSentinel; // must be written by the call
         vector<uint64_t> args;
         size_t vi = 0;
         for (char kind : k) {
@@ -1298,6 +1298,11 @@ int main(int argc, char **argv)
         } else if (!diff && !read_golden(dir, sc, golden, err)) {
             r.result = "error";
             r.reason = "malformed golden: " + err;
+        } else if (sizeof(void *) == 4 && !memwin_vecfmt::wide_number(sc).empty()) {
+            // As tests/vectors_replay_test.cpp: not expressible in 32 bits.
+            r.result = "skipped";
+            r.reason = "n/a on a 32-bit port: needs a 64-bit uintptr (" +
+                       memwin_vecfmt::wide_number(sc) + ")";
         } else {
             vector<Outcome> oc;
             for (Lib &l : L)

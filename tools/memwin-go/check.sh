@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the runtime swap end to end and exits non-zero on any difference:
 #
+#   unit              memwin-go's own tests (go test -short: command_test.go)
 #   interpose-linux   unit test of memwin's interposers over libmemwin.so
 #   interpose-wine    the same test over memwin.dll under Wine
 #   interpose-sanitize (--full) the same test under TSan and ASan+UBSan
@@ -80,6 +81,10 @@ gominor() { gover "$1" | sed -E 's/^go1\.([0-9]+).*/\1/'; }
 # ---- building ----------------------------------------------------------------
 
 dll=$root/build/memwin-go/dll/memwin.dll
+# memwin-go's own tests (command_test.go; the build of the full swap on
+# every toolchain is skipped with -short: matrix.sh runs it).
+unit() { (cd "$here" && go test -short -count=1 ./); }
+
 build_libs() {
     if [ ! -f "$root/build/memwin-go/dll/build.ninja" ]; then
         cmake -S "$root" -B "$root/build/memwin-go/dll" -G Ninja \
@@ -332,6 +337,7 @@ if [ ! -c /dev/null ]; then
 fi
 say "Go: $(gover "$GO126"), $(gover "$GO119"); mode: $([ $full = 1 ] && echo full || echo short)"
 [ "$(gominor "$GO126")" = 26 ] || say "warning: GO126 is $(gover "$GO126")"
+stage unit unit
 stage build-libs build_libs
 if [ -f "$dll" ]; then
     "$root/tools/wine/prefix.sh" >/dev/null

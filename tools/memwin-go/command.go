@@ -35,6 +35,8 @@ type options struct {
 	goVersion string   // e.g. go1.26.8
 	goMinor   int
 	goroot    string
+	modcache  string // GOMODCACHE
+	envGOROOT string // GOROOT for the go build, if it must differ (full swap)
 }
 
 // Go build flags that take a value (as separate argument or with =).
@@ -210,23 +212,77 @@ func exeName(pkg string, test bool) string {
 	return base
 }
 
-// goInfo asks the go command for its version and GOROOT.
+// goInfo asks the go command for its version, GOROOT and GOMODCACHE.
 func (o *options) goInfo() error {
-	out, err := exec.Command(o.goCmd, "env", "GOVERSION", "GOROOT").Output()
+	out, err := exec.Command(o.goCmd, "env", "GOVERSION", "GOROOT", "GOMODCACHE").Output()
 	if err != nil {
 		return fmt.Errorf("%s env: %v", o.goCmd, err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) < 2 {
+	if len(lines) < 3 {
 		return fmt.Errorf("%s env: unexpected output %q", o.goCmd, out)
 	}
 	o.goVersion, o.goroot = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
+	o.modcache = strings.TrimSpace(lines[2])
 	m := regexp.MustCompile(`^go1\.(\d+)`).FindStringSubmatch(o.goVersion)
 	if m == nil {
 		return fmt.Errorf("cannot read the Go version from %q", o.goVersion)
 	}
 	o.goMinor, _ = strconv.Atoi(m[1])
 	return nil
+}
+
+// within reports whether path is dir or lies beneath it.
+func within(path, dir string) bool {
+	if dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// overlayGOROOT returns the GOROOT by which the full swap's overlay names
+// runtime/mem_windows.go.  That is the toolchain's GOROOT, unless it lies
+// beneath GOMODCACHE -- every toolchain the go command fetches itself
+// (GOTOOLCHAIN=go1.NN.M) lives there -- where Go >= 1.25 refuses to replace
+// files: then a symbolic link to it under build/memwin-go/goroot, which the
+// go build is given as GOROOT (o.envGOROOT).
+func (o *options) overlayGOROOT() (string, error) {
+	if !within(o.goroot, o.modcache) {
+		return o.goroot, nil
+	}
+	dir := filepath.Join(o.root, "build", "memwin-go", "goroot")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	// Links to toolchains that are gone (tests' temporary ones) go too.
+	if old, err := os.ReadDir(dir); err == nil {
+		for _, e := range old {
+			if p := filepath.Join(dir, e.Name()); e.Type()&os.ModeSymlink != 0 {
+				if _, err := os.Stat(p); os.IsNotExist(err) {
+					os.Remove(p)
+				}
+			}
+		}
+	}
+	sum := uint32(2166136261) // FNV-1a of the path: one link per toolchain
+	for i := 0; i < len(o.goroot); i++ {
+		sum = (sum ^ uint32(o.goroot[i])) * 16777619
+	}
+	link := filepath.Join(dir, fmt.Sprintf("%s-%08x", o.goVersion, sum))
+	if to, err := os.Readlink(link); err != nil || to != o.goroot {
+		tmp := fmt.Sprintf("%s.tmp%d", link, os.Getpid())
+		os.Remove(tmp)
+		if err := os.Symlink(o.goroot, tmp); err != nil {
+			return "", err
+		}
+		if err := os.Rename(tmp, link); err != nil { // atomic: concurrent builds
+			os.Remove(tmp)
+			return "", err
+		}
+	}
+	o.envGOROOT = link
+	return link, nil
 }
 
 // overlayDir picks the replacement of runtime/mem_windows.go for the
@@ -249,6 +305,9 @@ func (o *options) env(cgo bool) []string {
 	set("GOOS", "windows")
 	set("GOARCH", "amd64")
 	set("GOTOOLCHAIN", "local")
+	if o.envGOROOT != "" {
+		set("GOROOT", o.envGOROOT)
+	}
 	if cgo {
 		set("CGO_ENABLED", "1")
 		if os.Getenv("CC") == "" || !strings.Contains(os.Getenv("CC"), "mingw") {
@@ -292,8 +351,12 @@ func (o *options) build(work, exe string) error {
 		if err != nil {
 			return err
 		}
+		goroot, err := o.overlayGOROOT()
+		if err != nil {
+			return err
+		}
 		repl := map[string]string{
-			filepath.Join(o.goroot, "src", "runtime", "mem_windows.go"): filepath.Join(o.root, "tools", "memwin-go", "overlay", dir, "mem_windows.go"),
+			filepath.Join(goroot, "src", "runtime", "mem_windows.go"): filepath.Join(o.root, "tools", "memwin-go", "overlay", dir, "mem_windows.go"),
 		}
 		if overlay != "" {
 			var user struct{ Replace map[string]string }

@@ -224,8 +224,12 @@ bool parse_scenario(std::istream &in, const std::string &name, const std::string
             continue;
         }
         if (f[0] == "golden") {
+            if (f.size() == 2 && f[1] == "386") {
+                sc.golden386 = true;
+                continue;
+            }
             if (f.size() != 2 || f[1].compare(0, 4, "go1.") != 0)
-                return bad("golden wants one version like go1.26");
+                return bad("golden wants one version like go1.21, or 386");
             sc.goldens.push_back(f[1]);
             continue;
         }
@@ -316,13 +320,14 @@ static bool version_less(const std::string &a, const std::string &b)
     return false;
 }
 
-std::string golden_suffix(const Scenario &sc, const std::string &version)
+std::string golden_suffix(const Scenario &sc, const std::string &version, bool ptr32)
 {
     std::string best;
     for (const std::string &v : sc.goldens)
         if (!version_less(version, v) && version_less(best, v))
             best = v;
-    return best.empty() ? ".golden" : "." + best + ".golden";
+    std::string arch = ptr32 && sc.golden386 ? ".386" : "";
+    return (best.empty() ? "" : "." + best) + arch + ".golden";
 }
 
 bool parse_golden(std::istream &in, const std::string &where, bool strict,
@@ -501,6 +506,37 @@ uintptr_t Regions::addr(const std::string &s)
     return r->base + (uintptr_t)off;
 }
 
+uint64_t number64(const std::string &s)
+{
+    uint64_t v;
+    if (!parse_number(s, v))
+        throw StepError("bad number " + s);
+    return v;
+}
+
+std::string wide_number(const Scenario &sc)
+{
+    for (const Step &st : sc.steps) {
+        if (st.op == "setstat" || st.op == "fault")
+            continue;
+        for (const std::string &a : st.args) {
+            std::string num = a;
+            if (a.empty())
+                continue;
+            if (a[0] < '0' || a[0] > '9') {
+                size_t i = a.find_first_of("+-");
+                if (i == std::string::npos)
+                    continue;
+                num = a.substr(i + 1);
+            }
+            uint64_t v;
+            if (parse_number(num, v) && v > 0xffffffffu)
+                return a;
+        }
+    }
+    return "";
+}
+
 uintptr_t Regions::size(const std::string &s)
 {
     uint64_t v;
@@ -666,18 +702,18 @@ void harness_step(int i, const Step &st, Regions &regions, Harness &h,
             memset((void *)v, 0xA5, n);
         out.push_back(std::to_string(i) + (ok ? " fill ok" : " fill refused"));
     } else if (op == "setstat") {
-        h.set_stat(regions.size(st.args[0]));
+        h.set_stat(number64(st.args[0]));
     } else if (op == "fault") {
         uint32_t cls = 0;
         parse_classes(st.args[0], cls);
-        if (!h.fault(cls, regions.size(st.args[1]), regions.size(st.args[2]),
-                     (uint32_t)regions.size(st.args[3])))
+        if (!h.fault(cls, number64(st.args[1]), number64(st.args[2]),
+                     (uint32_t)number64(st.args[3])))
             throw StepError("fault: memwin_fault_set refused");
     } else if (op == "nofault") {
         h.nofault();
     } else if (op == "squat") {
         uintptr_t align = regions.size(st.args[0]);
-        h.squat(align == 0 ? 65536 : align, regions.size(st.args[1]));
+        h.squat(align == 0 ? 65536 : align, number64(st.args[1]));
     } else {
         throw StepError("unknown harness operation " + op);
     }

@@ -27,6 +27,11 @@ const uint32_t kFaultReserve = VF_CALL_RESERVE, kFaultCommit = VF_CALL_COMMIT,
                kFaultAlloc = VF_CALL_ALLOC, kFaultDecommit = VF_CALL_DECOMMIT,
                kFaultRelease = VF_CALL_RELEASE;
 
+// The value an out-parameter (sysReserveAligned's reserved size) holds
+// before the call, so that an implementation that does not write it on some
+// path shows a wrong `reserved` instead of a lucky 0.
+const uint64_t kOutSentinel = 0xA5A5A5A5A5A5A5A5ull;
+
 // ---- operations ----
 
 enum RetKind { kVoid, kPtr, kBool, kAligned };
@@ -67,12 +72,23 @@ struct Scenario {
     std::string since;
     std::vector<std::string> env;     // "env NAME=VALUE" lines: the fatal step's environment
     std::vector<std::string> goldens; // "golden goV" lines: Go >= goV has NAME.goV.golden
+    bool golden386 = false;           // "golden 386": 32-bit ports have NAME[.goV].386.golden
     std::vector<Step> steps;
 };
 
 // The golden file suffix for Go `version`: ".golden", or ".goV.golden" for
-// the newest "golden goV" line with goV <= version.
-std::string golden_suffix(const Scenario &sc, const std::string &version);
+// the newest "golden goV" line with goV <= version; on a 32-bit port
+// (ptr32) of a scenario with a "golden 386" line, ".386" comes before
+// ".golden".
+std::string golden_suffix(const Scenario &sc, const std::string &version,
+                          bool ptr32 = sizeof(void *) == 4);
+
+// The first number of the scenario that a 32-bit uintptr cannot hold ("" if
+// none): such a scenario cannot be written for a 32-bit port and is n/a
+// there.  setstat values and fault counters (64 bits everywhere) do not count.
+std::string wide_number(const Scenario &sc);
+// A number that is 64 bits wide on every port (setstat, fault, squat counts).
+uint64_t number64(const std::string &s);
 
 // Parses a .vec file; errors read "WHERE:LINE: reason".
 bool parse_scenario(std::istream &in, const std::string &name, const std::string &where,

@@ -10,6 +10,9 @@
 //	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 /usr/lib/go-1.19/bin/go build -o /tmp/gt119.exe ./gotraceback
 //	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -ldflags=-checklinkname=0 -o /tmp/gt126.exe ./gotraceback
 //	../wine/run.sh /tmp/gt119.exe; ../wine/run.sh /tmp/gt126.exe
+//
+// gotraceback/matrix.sh does this for every Go line of tools/go-toolchains.sh
+// on windows/amd64 and windows/386 and prints one table.
 package main
 
 import (
@@ -41,7 +44,7 @@ func main() {
 		cmd.Env = append(cmd.Env, env...)
 		cmd.Run()
 		code := cmd.ProcessState.ExitCode()
-		fmt.Printf("%-26s exit %d (%#x)\n", label, code, uint32(code))
+		fmt.Printf("%-26s exit %d (%#x)\n", label, uint32(code), uint32(code))
 	}
 	run("GOTRACEBACK unset", "throw", nil)
 	for _, v := range []string{"", "none", "0", "single", "1", "all", "2", "system", "crash", "wer", "CRASH", "bogus"} {

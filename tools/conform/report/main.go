@@ -18,14 +18,31 @@ import (
 )
 
 var (
-	flagVectors = flag.String("vectors", "", "tests/vectors")
-	flagR19     = flag.String("r19", "", "results of the harness built with Go 1.19")
-	flagR26     = flag.String("r26", "", "results of the harness built with Go 1.26")
-	flagGtest   = flag.String("gtest", "", "googletest JSON output of the Linux replay")
-	flagMD      = flag.String("md", "", "write the Markdown report here")
-	flagSecs    = flag.Float64("seconds", 0, "wall time of the whole run, for the report")
-	flagCmd     = flag.String("cmd", "tools/conformance.sh", "command shown in the report")
+	flagVectors    = flag.String("vectors", "", "tests/vectors")
+	flagGtest      = flag.String("gtest", "", "googletest JSON output of the Linux replay")
+	flagMD         = flag.String("md", "", "write the Markdown report here")
+	flagSecs       = flag.Float64("seconds", 0, "wall time of the whole run, for the report")
+	flagCmd        = flag.String("cmd", "tools/conformance.sh", "command shown in the report")
+	flagToolchains = flag.String("toolchains", "", "tools/go-toolchains.sh output (label, go, version, source)")
+	harnesses      labels
 )
+
+// labels collects -harness LABEL=PATH flags (LABEL like go1.19-amd64).
+type labels []struct{ label, path string }
+
+func (l *labels) String() string { return fmt.Sprint(*l) }
+func (l *labels) Set(v string) error {
+	i := strings.IndexByte(v, '=')
+	if i < 1 {
+		return fmt.Errorf("want LABEL=PATH")
+	}
+	*l = append(*l, struct{ label, path string }{v[:i], v[i+1:]})
+	return nil
+}
+
+func init() {
+	flag.Var(&harnesses, "harness", "LABEL=results.tsv of one harness run (repeatable; LABEL is goX.Y-ARCH)")
+}
 
 type cell struct{ status, detail string }
 
@@ -159,81 +176,142 @@ func die(err error) {
 	os.Exit(3)
 }
 
+// short is a cell as the tables show it.
+func short(c cell) string {
+	switch c.status {
+	case "identical":
+		return "="
+	case "n/a":
+		return "n/a"
+	}
+	return "**" + c.status + "**"
+}
+
+type column struct {
+	title string
+	cells map[string]cell
+	env   string
+}
+
+type toolchain struct{ label, gobin, version, source string }
+
+func readToolchains(path string) ([]toolchain, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []toolchain
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		p := strings.Split(l, "\t")
+		if len(p) == 4 {
+			out = append(out, toolchain{p[0], p[1], p[2], p[3]})
+		}
+	}
+	return out, nil
+}
+
 func main() {
 	flag.Parse()
 	scs, err := readScenarios(*flagVectors)
 	if err != nil {
 		die(err)
 	}
-	var h19, h26 *harness
-	if *flagR19 != "" {
-		if h19, err = readHarness(*flagR19); err != nil {
+	var tcs []toolchain
+	if *flagToolchains != "" {
+		if tcs, err = readToolchains(*flagToolchains); err != nil {
 			die(err)
 		}
 	}
-	if *flagR26 != "" {
-		if h26, err = readHarness(*flagR26); err != nil {
+	// One column per harness (the Go runtime), then memwin.dll per
+	// architecture (its cells from every harness of that architecture: a
+	// scenario is identical only if it is in all of them), then libmemwin.
+	var cols []column
+	mwByArch := map[string][]*harness{}
+	var archs []string
+	for _, h := range harnesses {
+		hr, err := readHarness(h.path)
+		if err != nil {
 			die(err)
 		}
+		arch := h.label[strings.LastIndexByte(h.label, '-')+1:]
+		title := strings.Replace(strings.TrimPrefix(h.label, "go"), "-", " ", 1)
+		cols = append(cols, column{title: "Go " + title, cells: hr.goRes, env: hr.env + "; mapped-ready: " + mrText(hr.note)})
+		if mwByArch[arch] == nil {
+			archs = append(archs, arch)
+		}
+		mwByArch[arch] = append(mwByArch[arch], hr)
+		hr.note = h.label
 	}
-	var gt map[string]cell
+	for _, arch := range archs {
+		hs := mwByArch[arch]
+		cells := map[string]cell{}
+		for _, sc := range scs {
+			c := cell{"n/a", ""}
+			for _, h := range hs {
+				hc := get(h.mwRes, sc.name)
+				switch {
+				case !ok(hc):
+					c = cell{hc.status, hc.detail + " (" + h.note + " harness)"}
+				case hc.status == "identical" && c.status == "n/a":
+					c = hc
+				}
+				if !ok(c) {
+					break
+				}
+			}
+			cells[sc.name] = c
+		}
+		env := fmt.Sprintf("%s, loaded by the %d %s harnesses", hs[0].memwin, len(hs), arch)
+		cols = append(cols, column{title: "memwin.dll " + arch, cells: cells, env: env})
+	}
 	if *flagGtest != "" {
-		if gt, err = readGtest(*flagGtest); err != nil {
+		gt, err := readGtest(*flagGtest)
+		if err != nil {
 			die(err)
 		}
-	}
-	harnessCells := func(h *harness, name string) (cell, cell) {
-		if h == nil {
-			return cell{"not run", ""}, cell{"not run", ""}
-		}
-		return get(h.goRes, name), get(h.mwRes, name)
+		cols = append(cols, column{title: "libmemwin", cells: gt,
+			env: "native Linux build (`cmake --preset linux`), googletest replay"})
 	}
 
-	type row struct {
-		sc               scenario
-		g19, g26, mw, lx cell
-	}
-	var rows []row
 	same := 0
 	var diffs []string
+	var nIdent, nNA, nBad int
 	for _, sc := range scs {
-		g19, m19 := harnessCells(h19, sc.name)
-		g26, m26 := harnessCells(h26, sc.name)
-		mw := cell{"identical", ""}
-		switch {
-		case !ok(m19):
-			mw = cell{m19.status + " (go1.19 harness)", m19.detail}
-		case !ok(m26):
-			mw = cell{m26.status + " (go1.26 harness)", m26.detail}
-		}
-		lx := get(gt, sc.name)
-		r := row{sc, g19, g26, mw, lx}
-		rows = append(rows, r)
-		if ok(g19) && ok(g26) && ok(mw) && ok(lx) {
-			same++
-			continue
-		}
-		for _, c := range []struct {
-			col string
-			c   cell
-		}{{"Go 1.19 runtime", g19}, {"Go 1.26 runtime", g26}, {"memwin.dll", mw}, {"libmemwin", lx}} {
-			if !ok(c.c) {
-				diffs = append(diffs, fmt.Sprintf("%s [%s] %s: %s", sc.name, c.col, c.c.status, c.c.detail))
+		all := true
+		for _, c := range cols {
+			v := get(c.cells, sc.name)
+			switch {
+			case v.status == "identical":
+				nIdent++
+			case v.status == "n/a":
+				nNA++
+			default:
+				nBad++
+				all = false
+				diffs = append(diffs, fmt.Sprintf("%s [%s] %s: %s", sc.name, c.title, v.status, v.detail))
 			}
 		}
-	}
-	closing := fmt.Sprintf("%d/%d scenarios identical", same, len(scs))
-
-	// Plain-text table.
-	w := 0
-	for _, r := range rows {
-		if len(r.sc.name) > w {
-			w = len(r.sc.name)
+		if all {
+			same++
 		}
 	}
-	fmt.Printf("%-*s  %-16s %-16s %-16s %-16s\n", w, "scenario", "Go 1.19 runtime", "Go 1.26 runtime", "memwin.dll", "libmemwin")
-	for _, r := range rows {
-		fmt.Printf("%-*s  %-16s %-16s %-16s %-16s\n", w, r.sc.name, r.g19.status, r.g26.status, r.mw.status, r.lx.status)
+	closing := fmt.Sprintf("%d/%d scenarios identical in all %d columns (%d cells: %d identical, %d n/a, %d different)",
+		same, len(scs), len(cols), len(scs)*len(cols), nIdent, nNA, nBad)
+
+	// Plain text: one line per column, then the differences.
+	for _, c := range cols {
+		i, na, bad := 0, 0, 0
+		for _, sc := range scs {
+			switch v := get(c.cells, sc.name); v.status {
+			case "identical":
+				i++
+			case "n/a":
+				na++
+			default:
+				bad++
+			}
+		}
+		fmt.Printf("%-16s %3d identical, %3d n/a, %d different\n", c.title, i, na, bad)
 	}
 	for _, d := range diffs {
 		fmt.Println("DIFF " + d)
@@ -241,11 +319,7 @@ func main() {
 	fmt.Println(closing)
 
 	if *flagMD != "" {
-		var cells [][]string
-		for _, r := range rows {
-			cells = append(cells, []string{r.sc.name, r.sc.desc, r.g19.status, r.g26.status, r.mw.status, r.lx.status})
-		}
-		if err := os.WriteFile(*flagMD, []byte(markdown(cells, h19, h26, diffs, closing)), 0o644); err != nil {
+		if err := os.WriteFile(*flagMD, []byte(markdown(scs, cols, tcs, diffs, closing)), 0o644); err != nil {
 			die(err)
 		}
 	}
@@ -254,9 +328,16 @@ func main() {
 	}
 }
 
+func mrText(note string) string {
+	if note == "" {
+		return "compared"
+	}
+	return "not compared (" + note + ")"
+}
+
 func esc(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-func markdown(rows [][]string, h19, h26 *harness, diffs []string, closing string) string {
+func markdown(scs []scenario, cols []column, tcs []toolchain, diffs []string, closing string) string {
 	var b strings.Builder
 	p := func(format string, a ...interface{}) { fmt.Fprintf(&b, format, a...) }
 	p("# Conformance with the Go runtime\n\n")
@@ -265,36 +346,74 @@ func markdown(rows [][]string, h19, h26 *harness, diffs []string, closing string
 	p("side by side in one Windows process under Wine by the harness in `tools/conform/`:\n")
 	p("once through the Go runtime's own functions (`runtime.sysReserveOS`, `runtime.sysUsed`, …,\n")
 	p("reached with `//go:linkname`, its `_VirtualAlloc`/`_VirtualFree` hooked for tracing and fault\n")
-	p("injection) and once through the built `memwin.dll` (loaded by absolute path, called through\n")
-	p("its exports).  The harness is built twice, with Go 1.19 and with Go 1.26.  The golden file of\n")
-	p("each scenario records what the Go 1.19 runtime did (Go 1.26 for functions that 1.19 lacks);\n")
-	p("where the two differ (the exit status under `GOTRACEBACK=crash`/`wer`) a second golden records\n")
-	p("Go 1.26, and memwin.dll and libmemwin are held to it (memwin follows the newest Go);\n")
-	p("the googletest replay (`tests/vectors_replay_test.cpp`) holds the native Linux library to the\n")
-	p("same goldens.  Observations are address-independent: results relative to hints and named\n")
+	p("injection) and once through the built `memwin.dll` of the same architecture (loaded by\n")
+	p("absolute path, called through its exports).  The harness is built with every Go release\n")
+	p("line from 1.19 to 1.27 that `tools/go-toolchains.sh` obtains, for windows/amd64 and\n")
+	p("windows/386.  The golden file of each scenario records what the Go 1.19 runtime did on\n")
+	p("amd64 (Go 1.26 for functions that 1.19 lacks); where versions differ (the exit status under\n")
+	p("`GOTRACEBACK=crash`/`wer`) a second golden records Go 1.26, and memwin.dll and libmemwin are\n")
+	p("held to it (memwin follows the newest Go).  Every column is held to the same goldens: no\n")
+	p("scenario needed a golden of its own for 386.  The googletest replay\n")
+	p("(`tests/vectors_replay_test.cpp`) holds the native Linux library to them too.\n")
+	p("Observations are address-independent: results relative to hints and named\n")
 	p("regions, VirtualQuery runs over each region (state, protection, allocation base, size),\n")
 	p("accessibility and zero fill, sysMemStat and mapped-ready deltas, the sequence of Win32 calls\n")
 	p("(class and success), and for fatal steps the stderr lines up to `fatal error: …` and the exit\n")
 	p("status (the harness re-executes itself as a child for those).\n\n")
-	p("Columns: **Go 1.19 runtime** / **Go 1.26 runtime** — the real runtime compared with the\n")
-	p("golden (`n/a`: the function does not exist in that version); **memwin.dll** — the DLL, in both\n")
-	p("harness builds, under Wine; **libmemwin** — the Linux emulation, replayed natively.\n\n")
-	p("## Environment\n\n")
-	for _, h := range []*harness{h19, h26} {
-		if h == nil {
-			continue
+	p("Cells: `=` identical to the golden; `n/a` the scenario cannot run there (a function that\n")
+	p("version lacks, or a number a 32-bit uintptr cannot hold: see below); anything else is a\n")
+	p("failure.  **memwin.dll ARCH** is identical only if it is identical in every harness of that\n")
+	p("architecture.\n\n")
+	p("## Toolchains\n\n| line | version | where it came from |\n|---|---|---|\n")
+	for _, t := range tcs {
+		v := t.version
+		if t.gobin == "" {
+			v = "not obtained"
 		}
-		note := ""
-		if h.note != "" {
-			note = " — " + h.note
-		}
-		p("- %s; %s%s\n", h.env, h.memwin, note)
+		p("| %s | %s | %s |\n", t.label, v, esc(t.source))
 	}
-	p("- libmemwin: native Linux build (`cmake --preset linux`), googletest replay\n")
+	p("\n## Environment\n\n")
+	for _, c := range cols {
+		p("- **%s**: %s\n", c.title, esc(c.env))
+	}
 	if *flagSecs > 0 {
 		p("- wall time of the whole run (builds included): %.0f s\n", *flagSecs)
 	}
 	p("\n## Result\n\n**%s**\n\n", closing)
+	p("| column | identical | n/a | different |\n|---|---|---|---|\n")
+	naWhy := map[string]int{}
+	for _, c := range cols {
+		i, na, bad := 0, 0, 0
+		for _, sc := range scs {
+			switch v := get(c.cells, sc.name); v.status {
+			case "identical":
+				i++
+			case "n/a":
+				na++
+				why := v.detail
+				if strings.HasPrefix(why, "needs a 64-bit uintptr") {
+					why = "needs a 64-bit uintptr"
+				}
+				naWhy[c.title+": "+why]++
+			default:
+				bad++
+			}
+		}
+		p("| %s | %d | %d | %d |\n", c.title, i, na, bad)
+	}
+	p("\n")
+	if len(naWhy) > 0 {
+		var ks []string
+		for k := range naWhy {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		p("Why cells are n/a:\n\n")
+		for _, k := range ks {
+			p("- %s: %d\n", esc(k), naWhy[k])
+		}
+		p("\n")
+	}
 	if len(diffs) > 0 {
 		p("Differences:\n\n")
 		for _, d := range diffs {
@@ -302,13 +421,17 @@ func markdown(rows [][]string, h19, h26 *harness, diffs []string, closing string
 		}
 		p("\n")
 	}
-	p("| scenario | what it checks | Go 1.19 runtime | Go 1.26 runtime | memwin.dll | libmemwin |\n")
-	p("|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		for i := range r {
-			r[i] = esc(r[i])
+	p("| scenario | what it checks |")
+	for _, c := range cols {
+		p(" %s |", c.title)
+	}
+	p("\n|---|---|%s\n", strings.Repeat("---|", len(cols)))
+	for _, sc := range scs {
+		p("| `%s` | %s |", sc.name, esc(sc.desc))
+		for _, c := range cols {
+			p(" %s |", short(get(c.cells, sc.name)))
 		}
-		p("| `%s` | %s | %s | %s | %s | %s |\n", r[0], r[1], r[2], r[3], r[4], r[5])
+		p("\n")
 	}
 	p("\n%s\n\n", closing)
 	b.WriteString(notes)
@@ -343,15 +466,18 @@ const notes = `## What the scenarios do not reach, and why
   the scavenger and the fault handler's "unexpected fault address" are runtime logic above
   mem_windows.go/mem.go; the scenarios check instead that Reserved and decommitted pages are
   inaccessible (probed without faulting).
-- **Other Go versions and variants.** Only Go 1.19 and Go 1.26 toolchains are installed; 1.20,
-  1.21–1.25 and 1.27 are not run (1.27's mem_windows.go is byte-identical to 1.26's). Build tags
-  cannot tell 1.21.0 (no sysHugePageCollapse) from 1.21.1. The vmaName parameter (1.25+) is
-  ignored on Windows, and the ASAN/LSAN hooks of mem.go do not exist on Windows.
-- **mapped-ready** is read from runtime.gcController at an offset per Go version (from the
-  DWARF of each toolchain's binaries) and verified at start-up against Go's own sysAlloc/sysFree;
-  if that check fails for a version, only the sysMemStat deltas are compared for the Go side
-  (the Environment section says so). It passes for Go 1.19 and Go 1.26.
-- **Scenarios marked n/a for Go 1.19** use functions that appeared later (sysNoHugePage*,
+- **Go versions and variants.** One patch release per line (the Toolchains table). Build tags
+  cannot tell 1.21.0 (no sysHugePageCollapse) from 1.21.1; the 1.21 line is measured with 1.21.13.
+  The vmaName parameter (1.25+) is ignored on Windows, and the ASAN/LSAN hooks of mem.go do not
+  exist on Windows.
+- **windows/386.** A scenario with a size or address that a 32-bit uintptr cannot hold (the
+  64-bit overflow and wrap-around cases) cannot be written for 386 and is n/a there, on the Go
+  and memwin.dll columns alike; sysMemStat values (setstat) are 64 bits on both ports and run.
+- **mapped-ready** is read from runtime.gcController: at start-up the harness finds the one
+  8-byte word of its first KiB that Go's own sysAlloc(n) raises by n and sysFree(n) lowers by n,
+  for two sizes, so no offset is kept per version or port. If none is found, only the sysMemStat
+  deltas are compared for the Go side, and the Environment section says so.
+- **Scenarios n/a for older Go** use functions that appeared later (sysNoHugePage*,
   sysHugePageCollapse* in 1.21, sysUnreserve in 1.25, needZeroAfterSysUnused* in 1.26); their
   goldens were recorded from Go 1.26.
 - **Runtime settings of the harness.** The harness runs with GODEBUG=asyncpreemptoff=1, because

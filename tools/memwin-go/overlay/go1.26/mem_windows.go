@@ -164,13 +164,14 @@ func memwinFromEnv() bool {
 	return found
 }
 
-// memwinFromString copies a UTF-8 path into memwinPath as UTF-16.
+// memwinFromString copies a UTF-8 path into memwinPath as UTF-16.  The
+// string is decoded by range (the compiler calls the runtime's decoder with
+// its own signature, which Go 1.27 changed); invalid bytes become U+FFFD.
 func memwinFromString(s string) {
 	i := 0
-	for k := 0; k < len(s) && i < len(memwinPath)-2; {
-		r, next := decoderune(s, k)
-		if s[k] < 0x80 {
-			r, next = rune(s[k]), k+1
+	for _, r := range s {
+		if i >= len(memwinPath)-2 {
+			break
 		}
 		if r >= 0x10000 {
 			r -= 0x10000
@@ -181,7 +182,6 @@ func memwinFromString(s string) {
 			memwinPath[i] = uint16(r)
 			i++
 		}
-		k = next
 	}
 	memwinPath[i] = 0
 }

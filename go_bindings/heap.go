@@ -124,6 +124,7 @@ type MemoryStatus struct {
 	CommitTotal   uint64 // system commit in use (Linux: Committed_AS)
 	ProcessCommit uint64 // this process's committed private bytes (Linux: VmData)
 	MemoryLoad    uint32 // percent of physical memory in use
+	_             uint32 // the C struct's tail padding (48 bytes on every port)
 }
 
 // MemoryStatusGet is memwin_memory_status_get: the memory status from the

@@ -401,3 +401,14 @@ func cLayout() []uintptr {
 	}
 	return l
 }
+
+// The Go structs handed to C by pointer must have the C layout on every
+// port: a size difference fails the build here (an array of negative
+// length).  On windows/386 the C struct pads memwin_memory_status to 48
+// bytes (uint64 aligned to 8) where Go aligns uint64 to 4.
+var (
+	_ [unsafe.Sizeof(MemoryStatus{}) - C.sizeof_memwin_memory_status]byte
+	_ [C.sizeof_memwin_memory_status - unsafe.Sizeof(MemoryStatus{})]byte
+	_ [unsafe.Sizeof(LargePages{}) - C.sizeof_memwin_large_pages]byte
+	_ [C.sizeof_memwin_large_pages - unsafe.Sizeof(LargePages{})]byte
+)

@@ -2,7 +2,8 @@
 # Runs the Go binding's tests in every flavour and exits non-zero if any
 # fails:
 #   sources          the bundled src_*.c files match CMake's MEMWIN_SOURCES
-#   vet              go vet: linux (cgo), windows (cgo), windows (no cgo)
+#   vet              go vet: linux (cgo), windows (cgo), windows (no cgo); build:
+#                    windows/386 (cgo: the C structs' layout checks of raw_cgo.go)
 #   linux-go1.26     go test ./... with Go 1.26 (cgo, bundled C sources)
 #   linux-race       the same under the race detector
 #   linux-go1.19     go test ./... with Go 1.19
@@ -175,7 +176,8 @@ for f in "${selected[@]}"; do
     sources) flavour sources ./update_sources.sh --check ;;
     vet) flavour vet sh -c "'$GO' vet . &&
             GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC='$MINGW_CC' '$GO' vet . &&
-            GOOS=windows GOARCH=amd64 CGO_ENABLED=0 '$GO' vet ." ;;
+            GOOS=windows GOARCH=amd64 CGO_ENABLED=0 '$GO' vet . &&
+            GOOS=windows GOARCH=386 CGO_ENABLED=1 CC=i686-w64-mingw32-gcc '$GO' build -o /dev/null ." ;;
     linux-go1.26) flavour "$f" "$GO" test -v -count=1 ./... ;;
     linux-race) flavour "$f" "$GO" test -race -v -count=1 ./... ;;
     linux-go1.19) flavour "$f" "$GO119" test -v -count=1 ./... ;;

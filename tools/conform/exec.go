@@ -267,18 +267,25 @@ func (r *runner) observe(step int, rg *region) {
 			}
 		}
 		acc := C.cf_probe(C.uintptr_t(a)) & C.cf_probe(C.uintptr_t(runEnd-4096))
-		line := fmt.Sprintf("%d mem %s +%s %s %s %s ap=%s base=%s %s", step, rg.name, off,
-			fmtSize(uint64(runEnd-a)), stateName(uint32(info.state)), protName(uint32(info.protect)),
-			protName(uint32(info.alloc_protect)), ab, accessName(acc))
-		if uint32(info.state) == 0x1000 && acc&1 != 0 {
-			if C.cf_is_zero(C.uintptr_t(a), C.uintptr_t(runEnd-a)) != 0 {
-				line += " zero"
-			} else {
-				line += " data"
-			}
+		tail := fmt.Sprintf("%s %s ap=%s base=%s %s", stateName(uint32(info.state)),
+			protName(uint32(info.protect)), protName(uint32(info.alloc_protect)), ab, accessName(acc))
+		if uint32(info.state) != 0x1000 || acc&1 == 0 {
+			r.emit(fmt.Sprintf("%d mem %s +%s %s %s", step, rg.name, off, fmtSize(uint64(runEnd-a)), tail))
+			a = runEnd
+			continue
 		}
-		r.emit(line)
-		a = runEnd
+		// A committed, readable run: one line per stretch of pages whose
+		// contents read the same (zero, fill or data), page by page.
+		for a < runEnd {
+			e := pageEnd(a, runEnd)
+			cls := contentClass(a, e)
+			for e < runEnd && contentClass(e, pageEnd(e, runEnd)) == cls {
+				e = pageEnd(e, runEnd)
+			}
+			r.emit(fmt.Sprintf("%d mem %s +%s %s %s %s", step, rg.name, fmtSize(uint64(a-rg.base)),
+				fmtSize(uint64(e-a)), tail, cls))
+			a = e
+		}
 	}
 }
 
@@ -510,4 +517,18 @@ func (r *runner) run(sc *scenario) {
 		}
 		r.runStep(i+1, st)
 	}
+}
+
+// pageEnd is the end of the page that holds a, or limit if that comes first.
+func pageEnd(a, limit uintptr) uintptr {
+	if e := a&^4095 + 4096; e < limit {
+		return e
+	}
+	return limit
+}
+
+// contentClass is what [a, e) reads: "zero" (every byte 0), "fill" (every
+// byte 0xA5, the fill operation's pattern) or "data".
+func contentClass(a, e uintptr) string {
+	return [...]string{"zero", "fill", "data"}[C.cf_content_class(C.uintptr_t(a), C.uintptr_t(e-a))]
 }

@@ -541,14 +541,17 @@ int cf_probe(uintptr_t addr)
     return r;
 }
 
-int cf_is_zero(uintptr_t addr, uintptr_t n)
+int cf_content_class(uintptr_t addr, uintptr_t n)
 {
     const volatile unsigned char *p = (const volatile unsigned char *)addr;
+    unsigned char first = n ? p[0] : 0;
     uintptr_t i;
-    for (i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
+    if (first != 0 && first != 0xA5)
+        return 2;
+    for (i = 1; i < n; i++)
+        if (p[i] != first)
+            return 2;
+    return first == 0 ? 0 : 1;
 }
 
 void cf_fill(uintptr_t addr, uintptr_t n, int byte)

@@ -96,8 +96,9 @@ int cf_raw_release(int side, uintptr_t addr);
 /* Accessibility of one byte without faulting: bit 1 readable, bit 2
  * writable (the byte is written back unchanged). */
 int cf_probe(uintptr_t addr);
-/* 1 if every byte of [addr, addr+n) is zero (caller checked access). */
-int cf_is_zero(uintptr_t addr, uintptr_t n);
+/* What [addr, addr+n) reads (caller checked access): 0 every byte zero,
+ * 1 every byte 0xA5 (the fill pattern), 2 anything else. */
+int cf_content_class(uintptr_t addr, uintptr_t n);
 void cf_fill(uintptr_t addr, uintptr_t n, int byte);
 
 #endif

@@ -1063,7 +1063,7 @@ Outcome run_in_child(Lib &lib, const Scenario &sc)
 
 // Host observation cannot see allocation bases nor where one reservation
 // ends and the next begins: mem lines are reduced to state, protection and
-// access, adjacent equal runs merged (zero only if all merged runs are).
+// access and contents (zero, fill, data), adjacent equal runs merged.
 vector<string> project_mem(const vector<string> &lines)
 {
     vector<string> out;
@@ -1113,10 +1113,9 @@ vector<string> project_mem(const vector<string> &lines)
                 r.size = off + sz - cut;
             }
             if (!runs.empty() && runs.back().state == r.state && runs.back().prot == r.prot &&
-                runs.back().access == r.access && runs.back().off + runs.back().size == r.off) {
+                runs.back().access == r.access && runs.back().zd == r.zd &&
+                runs.back().off + runs.back().size == r.off) {
                 runs.back().size += r.size;
-                if (r.zd == "data" || runs.back().zd == "data")
-                    runs.back().zd = "data";
                 continue;
             }
             runs.push_back(r);

@@ -150,7 +150,17 @@ public:
 
 // Access to the byte at addr without faulting: 1 readable, 2 writable.
 int probe(uintptr_t addr);
-bool is_zero(uintptr_t a, uintptr_t n);
+// What [a, a+n) reads: "zero" (every byte 0), "fill" (every byte 0xA5, the
+// pattern of the fill operation) or "data"; the same pointer for the same
+// class.
+const char *content_class(uintptr_t a, uintptr_t n);
+// The end of the page that holds a, or limit if that comes first.
+inline uintptr_t page_end(uintptr_t a, uintptr_t limit)
+{
+    uintptr_t e = (a & ~(uintptr_t)4095) + 4096;
+    return e < limit ? e : limit;
+}
+
 
 // The "mem" lines of region rg after step (FORMAT.md).  query(a, info, err)
 // is VirtualQuery into an Info (memwin_region_info or a mirror); without
@@ -185,13 +195,25 @@ void observe(int step, const Region &rg, Regions &regions, bool alloc_info, Quer
                 ab = "?";
         }
         int acc = probe(a) & probe(run_end - 4096);
-        std::string line = head + " " + fmt_size(run_end - a) + " " + state_name(info.state) +
-                           " " + prot_name(info.protect) + " ap=" + ap + " base=" + ab + " " +
-                           ((acc & 1) ? 'r' : '-') + ((acc & 2) ? 'w' : '-');
-        if (info.state == kMemCommit && (acc & 1))
-            line += is_zero(a, run_end - a) ? " zero" : " data";
-        emit(line);
-        a = run_end;
+        std::string tail = " " + state_name(info.state) + " " + prot_name(info.protect) +
+                           " ap=" + ap + " base=" + ab + " " + ((acc & 1) ? 'r' : '-') +
+                           ((acc & 2) ? 'w' : '-');
+        if (info.state != kMemCommit || !(acc & 1)) {
+            emit(head + " " + fmt_size(run_end - a) + tail);
+            a = run_end;
+            continue;
+        }
+        // A committed, readable run: one line per stretch of pages whose
+        // contents read the same (zero, fill or data), page by page.
+        while (a < run_end) {
+            uintptr_t e = page_end(a, run_end);
+            const char *cls = content_class(a, e - a);
+            while (e < run_end && content_class(e, page_end(e, run_end) - e) == cls)
+                e = page_end(e, run_end);
+            emit(std::to_string(step) + " mem " + rg.name + " +" + fmt_size(a - rg.base) + " " +
+                 fmt_size(e - a) + tail + " " + cls);
+            a = e;
+        }
     }
 }
 

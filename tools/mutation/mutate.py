@@ -5,8 +5,10 @@ Mutants come from universalmutator (its C rules plus tools/mutation/memwin.rules
 Each worker owns a copy of the library's sources and one configured build
 directory; a mutant is swapped in, libmemwin.so rebuilt (ninja memwin), and
 judged: not built / identical object / killed by the vectors (memwin-conform)
-/ killed only by googletest (memwin_tests with LD_LIBRARY_PATH at the mutant)
-/ survived.  The report is written to docs/mutation.md (--out).
+/ killed by the vectors on the address-sanitizer build (the same run against
+an ASan+UBSan libmemwin.so of the mutant: an out-of-bounds write that changes
+no result) / killed only by googletest (memwin_tests with LD_LIBRARY_PATH at
+the mutant) / survived.  The report is written to docs/mutation.md (--out).
 """
 import argparse
 import datetime
@@ -61,6 +63,7 @@ class Worker:
         self.dir = os.path.join(a.build, "w%d" % k)
         self.src = os.path.join(self.dir, "tree")
         self.bld = os.path.join(self.dir, "build")
+        self.asan = os.path.join(self.dir, "build-asan")
         self.ref = os.path.join(self.dir, "ref")
 
     def setup(self):
@@ -85,6 +88,16 @@ class Worker:
         rc, out = sh(["ninja", "-C", self.bld, "-j1", "memwin"])
         if rc != 0:
             raise RuntimeError("unmutated build failed in %s:\n%s" % (self.bld, out))
+        if not os.path.exists(os.path.join(self.asan, "build.ninja")):
+            rc, out = sh(["cmake", "-S", self.src, "-B", self.asan, "-G", "Ninja",
+                          "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DMEMWIN_BUILD_TESTS=OFF",
+                          "-DMEMWIN_WERROR=OFF", "-DMEMWIN_CONFORM=OFF",
+                          "-DMEMWIN_SANITIZE=address,undefined"])
+            if rc != 0:
+                raise RuntimeError("configure failed in %s:\n%s" % (self.asan, out))
+        rc, out = sh(["ninja", "-C", self.asan, "-j1", "memwin"])
+        if rc != 0:
+            raise RuntimeError("unmutated ASan build failed in %s:\n%s" % (self.asan, out))
         os.makedirs(self.ref, exist_ok=True)
         for f in set(a.files):
             tu = TU_OF.get(f, f)
@@ -119,6 +132,19 @@ class Worker:
                 m["result"] = "killed by vectors"
                 m["detail"] = "runner timed out" if rc == "timeout" else first_failure(out)
                 return
+            # The same vectors against the mutant's ASan+UBSan build, the
+            # sanitizer runtimes preloaded into the (uninstrumented) runner.
+            rc, out = sh(["ninja", "-C", self.asan, "-j1", "memwin"], timeout=300)
+            if rc == 0:
+                env = dict(os.environ, LD_PRELOAD=a.sanitizer_preload,
+                           ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="halt_on_error=1")
+                rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors,
+                              os.path.join(self.asan, "libmemwin.so")], timeout=a.conform_timeout, env=env)
+                m["asan_exit"] = rc
+                if rc != 0:
+                    m["result"] = "killed by vectors (ASan)"
+                    m["detail"] = "runner timed out" if rc == "timeout" else first_failure(out)
+                    return
             env = dict(os.environ, LD_LIBRARY_PATH=self.bld)
             rc, out = sh([a.gtest, "--gtest_brief=1"], timeout=a.gtest_timeout, env=env)
             m["gtest_exit"] = rc
@@ -241,7 +267,8 @@ def md_cell(s):
 
 
 def write_report(a, mutants, chosen, wall, cmdline, started):
-    cats = ["not built", "identical", "killed by vectors", "killed only by googletest", "survived"]
+    cats = ["not built", "identical", "killed by vectors", "killed by vectors (ASan)",
+            "killed only by googletest", "survived"]
     per = {}
     for f in a.files:
         per[f] = {"made": sum(1 for m in mutants if m["file"] == f),
@@ -276,6 +303,7 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
     L.append("- mutation tool: universalmutator %s, rules `c` (with its `universal` and `c_like`) + "
              "`tools/mutation/memwin.rules`; duplicate mutants (same text) counted once" % a.um_version)
     L.append("- judges: `memwin-conform --timeout %d` over `tests/vectors` (%d scenarios; whole run limited to %d s), "
+             "then the same run against the mutant's ASan+UBSan build (sanitizer runtimes preloaded), "
              "then for its survivors `memwin_tests` (googletest, limited to %d s) with `LD_LIBRARY_PATH` at the "
              "mutant's libmemwin.so; a judge that fails or runs out of time kills the mutant"
              % (a.scenario_timeout, a.n_vectors, a.conform_timeout, a.gtest_timeout))
@@ -286,8 +314,9 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
              "with comments blanked out, line breaks kept, are equal); these are not built nor judged, and not sampled")
     L.append("- identical: the mutated file's object (`objcopy --strip-debug`) is byte-identical to the unmutated one")
     L.append("")
-    L.append("| file | mutants made | comment only | judged | not built | identical | killed by vectors | killed only by googletest | survived |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("| file | mutants made | comment only | judged | not built | identical | killed by vectors | "
+             "killed by vectors (ASan) | killed only by googletest | survived |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     tot = {k: 0 for k in ["made", "comment only", "run"] + cats}
     for f in a.files:
         p = per[f]
@@ -371,6 +400,10 @@ def main():
     a.n_vectors = len([n for n in os.listdir(a.vectors) if n.endswith(".vec")])
     a.conform = os.path.join(a.base, "memwin-conform")
     a.gtest = os.path.join(a.base, "memwin_tests")
+    # gcc's sanitizer runtimes, preloaded for the ASan judge.
+    libs = [subprocess.run(["gcc", "-print-file-name=" + n], capture_output=True, text=True).stdout.strip()
+            for n in ("libasan.so", "libubsan.so")]
+    a.sanitizer_preload = ":".join(libs)
     a.out = a.out or os.path.join(a.root, "docs", "mutation.md")
     a.commit = sh(["git", "-C", a.root, "rev-parse", "--short", "HEAD"])[1].strip()
     if sh(["git", "-C", a.root, "status", "--porcelain", "--", "src", "include"])[1].strip():
@@ -410,6 +443,14 @@ def main():
     if rc != 0:
         sys.exit("baseline: memwin_tests fails on the unmutated library (exit %s):\n%s" % (rc, out[-3000:]))
     log("baseline: memwin_tests passes on the unmutated library (%.0f s)" % (time.time() - t))
+    # And the vectors on a worker's unmutated ASan build (the ASan judge).
+    env = dict(os.environ, LD_PRELOAD=a.sanitizer_preload, ASAN_OPTIONS="detect_leaks=0",
+               UBSAN_OPTIONS="halt_on_error=1")
+    rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors,
+                  os.path.join(workers[0].asan, "libmemwin.so")], timeout=a.conform_timeout, env=env)
+    if rc != 0:
+        sys.exit("baseline: memwin-conform fails on the unmutated ASan build (exit %s):\n%s" % (rc, out[-3000:]))
+    log("baseline: memwin-conform passes on the unmutated ASan build")
 
     lock = threading.Lock()
     queue = list(chosen)

@@ -473,6 +473,12 @@ const notes = `## What the scenarios do not reach, and why
 - **windows/386.** A scenario with a size or address that a 32-bit uintptr cannot hold (the
   64-bit overflow and wrap-around cases) cannot be written for 386 and is n/a there, on the Go
   and memwin.dll columns alike; sysMemStat values (setstat) are 64 bits on both ports and run.
+- **Address reuse on 32-bit ports.** The 386 address space is small and the process's own
+  allocations (Wine's thread blocks, the Go runtime's) take the lowest free addresses, so a range
+  a scenario has just released is sometimes taken before it is observed "free" (seen once in a
+  CI run: os_reserve_repeat, a 4K block at the released base). On 386 an in-process scenario
+  that differs is therefore run once more, and counts as identical only if the second run is;
+  each harness log says how many runs were repeated.
 - **mapped-ready** is read from runtime.gcController: at start-up the harness finds the one
   8-byte word of its first KiB that Go's own sysAlloc(n) raises by n and sysFree(n) lowers by n,
   for two sizes, so no offset is kept per version or port. If none is found, only the sysMemStat

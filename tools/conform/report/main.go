@@ -352,8 +352,9 @@ func markdown(scs []scenario, cols []column, tcs []toolchain, diffs []string, cl
 	p("windows/386.  The golden file of each scenario records what the Go 1.19 runtime did on\n")
 	p("amd64 (Go 1.26 for functions that 1.19 lacks); where versions differ (the exit status under\n")
 	p("`GOTRACEBACK=crash`/`wer`) a second golden records Go 1.26, and memwin.dll and libmemwin are\n")
-	p("held to it (memwin follows the newest Go).  Every column is held to the same goldens: no\n")
-	p("scenario needed a golden of its own for 386.  The googletest replay\n")
+	p("held to it (memwin follows the newest Go).  Both ports are held to the same goldens, but\n")
+	p("for scenarios with a `golden 386` line, whose 386 goldens were recorded from the 386 runtimes\n")
+	p("(sizes a 32-bit address space cannot hold; FORMAT.md).  The googletest replay\n")
 	p("(`tests/vectors_replay_test.cpp`) holds the native Linux library to them too.\n")
 	p("Observations are address-independent: results relative to hints and named\n")
 	p("regions, VirtualQuery runs over each region (state, protection, allocation base, size),\n")
@@ -473,12 +474,13 @@ const notes = `## What the scenarios do not reach, and why
 - **windows/386.** A scenario with a size or address that a 32-bit uintptr cannot hold (the
   64-bit overflow and wrap-around cases) cannot be written for 386 and is n/a there, on the Go
   and memwin.dll columns alike; sysMemStat values (setstat) are 64 bits on both ports and run.
-- **Address reuse on 32-bit ports.** The 386 address space is small and the process's own
-  allocations (Wine's thread blocks, the Go runtime's) take the lowest free addresses, so a range
-  a scenario has just released is sometimes taken before it is observed "free" (seen once in a
-  CI run: os_reserve_repeat, a 4K block at the released base). On 386 an in-process scenario
-  that differs is therefore run once more, and counts as identical only if the second run is;
-  each harness log says how many runs were repeated.
+- **A difference is confirmed by a second run.** A scenario that differs is run once more on
+  that side and counts as identical only if the second run is (each harness log says how many
+  runs were repeated). Two things outside a scenario can rarely change what it observes: the
+  process's own allocations (Wine's thread blocks, the Go runtime's) taking a range the scenario
+  has just released before it is observed "free" (seen once in a CI run: os_reserve_repeat on
+  windows/386), and the Go runtime's own background work moving the process-wide mapped-ready
+  counter during a step (seen once: Go 1.20 on 386).
 - **mapped-ready** is read from runtime.gcController: at start-up the harness finds the one
   8-byte word of its first KiB that Go's own sysAlloc(n) raises by n and sysFree(n) lowers by n,
   for two sizes, so no offset is kept per version or port. If none is found, only the sysMemStat

@@ -4,6 +4,8 @@
 // tests/vectors/manifest.txt, and compares the observations with the goldens.
 // The vector format is tools/vecfmt (shared with tests/vectors_replay.cpp).
 // See README.md next to this file.
+#include <chrono>
+#include <thread>
 #include <ffi.h>
 
 #include "vecfmt.h"
@@ -1027,6 +1029,13 @@ Outcome run_in_child(Lib &lib, const Scenario &sc)
         return oc;
     }
     ChildEnd e = spawn_child(lib, sc);
+    // Starting a process can fail for reasons of the host (Wine under load:
+    // seen once in a CI run); try a few times.  A child that started is
+    // never run again.
+    for (int attempt = 1; !e.started && attempt < 4; attempt++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+        e = spawn_child(lib, sc);
+    }
     if (!e.started) {
         oc.kind = Outcome::kError;
         oc.reason = "cannot run a child process";

@@ -58,6 +58,14 @@ for i in $(seq 1 "$runs"); do
         survived=$((survived + 1))
         continue
     fi
+    # Or the runtime's own throw (an injected failure on its fresh
+    # allocation) ends the process before memwin's error is raised: exit 2,
+    # only "fatal error: runtime: cannot allocate memory" (seen once in a CI
+    # run).  memwin threw nothing, so nothing was thrown twice; counted apart.
+    if [ "$rc" = 2 ] && [ "$va" = 0 ] && [ "$oom" = 0 ] && [ "$other" = 0 ] && [ "$own" -gt 0 ]; then
+        survived=$((survived + 1))
+        continue
+    fi
     if [ "$rc" != 2 ] || [ "$va" != 1 ] || [ "$oom" != 1 ] || [ "$other" != 0 ]; then
         bad=$((bad + 1))
         echo "FAIL run $i: exit status $rc, $va 'runtime: VirtualAlloc' lines, $oom 'fatal error: out of memory' lines, $other other fatal lines ($o):"
@@ -65,6 +73,6 @@ for i in $(seq 1 "$runs"); do
     fi
 done
 threw=$((runs - bad - survived))
-echo "RESULT fatal-once $label: $threw/$runs runs threw memwin's error once (exit status 2; the runtime's own second throw 'runtime: cannot allocate memory' in $goown; $survived survived the injection, $bad wrong)"
+echo "RESULT fatal-once $label: $threw/$runs runs threw memwin's error once (exit status 2; the runtime's own second throw 'runtime: cannot allocate memory' in $goown; $survived survived the injection or died by the runtime's own throw alone, $bad wrong)"
 # Wrong runs fail the check, and so does a check where most runs did not throw.
 [ "$bad" = 0 ] && [ $((threw * 3)) -ge $((runs * 2)) ]

@@ -7,7 +7,8 @@
 
 #include "memwin_prim.h"
 
-#include "calls.h" /* tools/vecfmt: the letters of the calls field */
+#include "calls.h"   /* tools/vecfmt: the letters of the calls field */
+#include "content.h" /* tools/vecfmt: the contents word of mem lines */
 
 /* ---- per-side recorder, Go-side injector, squatter --------------------- */
 
@@ -543,15 +544,7 @@ int cf_probe(uintptr_t addr)
 
 int cf_content_class(uintptr_t addr, uintptr_t n)
 {
-    const volatile unsigned char *p = (const volatile unsigned char *)addr;
-    unsigned char first = n ? p[0] : 0;
-    uintptr_t i;
-    if (first != 0 && first != 0xA5)
-        return 2;
-    for (i = 1; i < n; i++)
-        if (p[i] != first)
-            return 2;
-    return first == 0 ? 0 : 1;
+    return vf_content_class(addr, n);
 }
 
 void cf_fill(uintptr_t addr, uintptr_t n, int byte)

@@ -136,10 +136,7 @@ class Worker:
             # sanitizer runtimes preloaded into the (uninstrumented) runner.
             rc, out = sh(["ninja", "-C", self.asan, "-j1", "memwin"], timeout=300)
             if rc == 0:
-                env = dict(os.environ, LD_PRELOAD=a.sanitizer_preload,
-                           ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="halt_on_error=1")
-                rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors,
-                              os.path.join(self.asan, "libmemwin.so")], timeout=a.conform_timeout, env=env)
+                rc, out = conform_asan(a, os.path.join(self.asan, "libmemwin.so"))
                 m["asan_exit"] = rc
                 if rc != 0:
                     m["result"] = "killed by vectors (ASan)"
@@ -156,6 +153,15 @@ class Worker:
         finally:
             shutil.copyfile(orig, target)
             m["seconds"] = time.time() - t0
+
+
+def conform_asan(a, lib):
+    """memwin-conform over the vectors against an ASan+UBSan build of the
+    library, gcc's sanitizer runtimes preloaded into the runner."""
+    env = dict(os.environ, LD_PRELOAD=a.sanitizer_preload, ASAN_OPTIONS="detect_leaks=0",
+               UBSAN_OPTIONS="halt_on_error=1")
+    return sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors, lib],
+              timeout=a.conform_timeout, env=env)
 
 
 def first_failure(out):
@@ -444,10 +450,7 @@ def main():
         sys.exit("baseline: memwin_tests fails on the unmutated library (exit %s):\n%s" % (rc, out[-3000:]))
     log("baseline: memwin_tests passes on the unmutated library (%.0f s)" % (time.time() - t))
     # And the vectors on a worker's unmutated ASan build (the ASan judge).
-    env = dict(os.environ, LD_PRELOAD=a.sanitizer_preload, ASAN_OPTIONS="detect_leaks=0",
-               UBSAN_OPTIONS="halt_on_error=1")
-    rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors,
-                  os.path.join(workers[0].asan, "libmemwin.so")], timeout=a.conform_timeout, env=env)
+    rc, out = conform_asan(a, os.path.join(workers[0].asan, "libmemwin.so"))
     if rc != 0:
         sys.exit("baseline: memwin-conform fails on the unmutated ASan build (exit %s):\n%s" % (rc, out[-3000:]))
     log("baseline: memwin-conform passes on the unmutated ASan build")

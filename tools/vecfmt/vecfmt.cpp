@@ -658,14 +658,7 @@ int probe(uintptr_t addr)
 const char *content_class(uintptr_t a, uintptr_t n)
 {
     static const char *const names[3] = {"zero", "fill", "data"};
-    const volatile unsigned char *p = (const volatile unsigned char *)a;
-    unsigned char first = n ? p[0] : 0;
-    if (first != 0 && first != 0xA5)
-        return names[2];
-    for (uintptr_t i = 1; i < n; i++)
-        if (p[i] != first)
-            return names[2];
-    return names[first == 0 ? 0 : 1];
+    return names[vf_content_class(a, n)];
 }
 
 void CallTrace::add(uint32_t cls, bool ok)

@@ -14,7 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "calls.h" // the letters of the calls field, shared with C
+#include "calls.h"   // the letters of the calls field, shared with C
+#include "content.h" // the contents word of mem lines, shared with C
 
 namespace memwin_vecfmt {
 

@@ -193,6 +193,28 @@ type column struct {
 	env   string
 }
 
+// count: the column's identical, n/a and other cells, and the n/a cells by
+// reason (the 64-bit numbers of a scenario folded into one reason).
+func (c column) count(scs []scenario) (ident, na, bad int, naWhy map[string]int) {
+	naWhy = map[string]int{}
+	for _, sc := range scs {
+		switch v := get(c.cells, sc.name); v.status {
+		case "identical":
+			ident++
+		case "n/a":
+			na++
+			why := v.detail
+			if strings.HasPrefix(why, "needs a 64-bit uintptr") {
+				why = "needs a 64-bit uintptr"
+			}
+			naWhy[why]++
+		default:
+			bad++
+		}
+	}
+	return
+}
+
 type toolchain struct{ label, gobin, version, source string }
 
 func readToolchains(path string) ([]toolchain, error) {
@@ -300,17 +322,7 @@ func main() {
 
 	// Plain text: one line per column, then the differences.
 	for _, c := range cols {
-		i, na, bad := 0, 0, 0
-		for _, sc := range scs {
-			switch v := get(c.cells, sc.name); v.status {
-			case "identical":
-				i++
-			case "n/a":
-				na++
-			default:
-				bad++
-			}
-		}
+		i, na, bad, _ := c.count(scs)
 		fmt.Printf("%-16s %3d identical, %3d n/a, %d different\n", c.title, i, na, bad)
 	}
 	for _, d := range diffs {
@@ -384,21 +396,9 @@ func markdown(scs []scenario, cols []column, tcs []toolchain, diffs []string, cl
 	p("| column | identical | n/a | different |\n|---|---|---|---|\n")
 	naWhy := map[string]int{}
 	for _, c := range cols {
-		i, na, bad := 0, 0, 0
-		for _, sc := range scs {
-			switch v := get(c.cells, sc.name); v.status {
-			case "identical":
-				i++
-			case "n/a":
-				na++
-				why := v.detail
-				if strings.HasPrefix(why, "needs a 64-bit uintptr") {
-					why = "needs a 64-bit uintptr"
-				}
-				naWhy[c.title+": "+why]++
-			default:
-				bad++
-			}
+		i, na, bad, why := c.count(scs)
+		for k, n := range why {
+			naWhy[c.title+": "+k] += n
 		}
 		p("| %s | %d | %d | %d |\n", c.title, i, na, bad)
 	}

@@ -5,10 +5,10 @@ import (
 	"unsafe"
 )
 
-// The seed layer of memwin_heap.h: Go 1.5's contiguous heap on memwin's
-// handshake, the memory status, and large-page facts.
+// Go 1.5's contiguous heap on memwin's handshake, the memory status, and
+// large-page facts (memwin_heap.h).
 
-// MemStats is memwin_memstats: the sys counters a seed heap feeds (Go
+// MemStats is memwin_memstats: the sys counters an MHeap feeds (Go
 // 1.5's mstats), laid out like the C struct.
 type MemStats struct {
 	HeapSys  SysMemStat // arena mapped

@@ -21,7 +21,7 @@ func TestBundledSourcesMatchCMake(t *testing.T) {
 		t.Fatal("no MEMWIN_SOURCES in ../CMakeLists.txt")
 	}
 	var want []string
-	for _, m := range regexp.MustCompile(`src/([A-Za-z0-9_]+)\.c`).FindAllSubmatch(block[1], -1) {
+	for _, m := range regexp.MustCompile(`src/(?:[a-z]+/)?([A-Za-z0-9_]+)\.c`).FindAllSubmatch(block[1], -1) {
 		want = append(want, "src_"+strings.ReplaceAll(string(m[1]), "_", "")+".c")
 	}
 	have, _ := filepath.Glob("src_*.c")

@@ -11,7 +11,7 @@ check=0
 
 # The sources between "set(MEMWIN_SOURCES" and the closing parenthesis.
 sources=$(sed -n '/^set(MEMWIN_SOURCES/,/)/p' "$cmakelists" |
-    grep -o 'src/[A-Za-z0-9_]*\.c' || true)
+    grep -o 'src/[A-Za-z0-9_/]*\.c' || true)
 [ -n "$sources" ] || { echo "update_sources.sh: no MEMWIN_SOURCES in $cmakelists" >&2; exit 2; }
 
 want=()

@@ -1,6 +1,7 @@
 /*
- * memwin's seed layer: what the original description of mem_windows.go names
- * beside the OS functions, built on memwin's own handshake.
+ * Go 1.5's heap layer and the memory-status and large-page extras: what the
+ * original description of mem_windows.go names beside the OS functions, built
+ * on memwin's own handshake.
  *
  *  - mheap / memstats / mHeapMapBits / mHeapMapSpans: the contiguous heap of
  *    Go 1.4-1.5, the first user of the sysReserve/sysMap handshake.  One

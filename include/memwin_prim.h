@@ -56,6 +56,34 @@ typedef struct memwin_prim {
                                    uint32_t protect);
 } memwin_prim;
 
+/* Fills every NULL entry of *table with below's entry (entries already set
+ * stay) and returns table, so that a wrapping table names only the entries
+ * it changes and passes the rest straight to the table it wraps.  A wrapper
+ * that wants an entry NULL (e.g. no virtual_alloc_aligned) clears it after
+ * the call.  Inline, not exported; its name starts a line of its own because
+ * tests/check_exports.sh takes column-0 declarations for exports. */
+static inline memwin_prim *
+memwin_prim_forward(memwin_prim *table, const memwin_prim *below)
+{
+    if (!table->virtual_alloc)
+        table->virtual_alloc = below->virtual_alloc;
+    if (!table->virtual_free)
+        table->virtual_free = below->virtual_free;
+    if (!table->virtual_query)
+        table->virtual_query = below->virtual_query;
+    if (!table->get_last_error)
+        table->get_last_error = below->get_last_error;
+    if (!table->set_last_error)
+        table->set_last_error = below->set_last_error;
+    if (!table->write_stderr)
+        table->write_stderr = below->write_stderr;
+    if (!table->exit_process)
+        table->exit_process = below->exit_process;
+    if (!table->virtual_alloc_aligned)
+        table->virtual_alloc_aligned = below->virtual_alloc_aligned;
+    return table;
+}
+
 /* The host's own table (kernel32 or the Linux emulation). */
 const memwin_prim *memwin_prim_host(void);
 /* The table memwin currently calls. */

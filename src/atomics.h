@@ -37,6 +37,12 @@ static inline void *mw_swap_ptr(void **p, void *v)
 {
     return _InterlockedExchangePointer((void *volatile *)p, v);
 }
+/* Stores desired if *p holds expected; returns what *p held. */
+static inline uint64_t mw_cas64(uint64_t *p, uint64_t expected, uint64_t desired)
+{
+    return (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, (__int64)desired,
+                                                   (__int64)expected);
+}
 #else
 static inline uint64_t mw_add64(uint64_t *p, int64_t d)
 {
@@ -66,6 +72,11 @@ static inline void *mw_load_ptr(void *const *p)
 static inline void *mw_swap_ptr(void **p, void *v)
 {
     return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+}
+static inline uint64_t mw_cas64(uint64_t *p, uint64_t expected, uint64_t desired)
+{
+    __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return expected;
 }
 #endif
 

@@ -1,7 +1,9 @@
 /* Checked and recoverable modes: a tracker of Go's page states (None,
  * Reserved, Prepared, Ready) for every reservation made while checking is
- * on, and the checked path of every export: validate arguments and states,
- * run Go's logic, record the new states.
+ * on, and one checked function per transition: validate the arguments and
+ * the states, run Go's logic (mem.c, mem_windows.c, reserve_aligned.c),
+ * record the new states.  Each takes the tracker lock and releases it in
+ * the same function; a refusal is reported after the lock is released.
  *
  * Ranges may cover adjacent reservations for map/used/unused/fault (Go's
  * heap arenas are separate reservations used as one range, which is why
@@ -15,20 +17,20 @@
 #include <string.h>
 
 #include "atomics.h"
-#include "env.h"
+#include "checked.h"
 #include "fatal.h"
-#include "mem_internal.h"
-#include "prim.h"
+#include "mem.h"
+#include "mem_windows.h"
+#include "reserve_aligned.h"
+#include "mode.h"
+#include "host.h"
 #include "rtree.h"
-
-#ifndef MEMWIN_DEFAULT_MODE
-#define MEMWIN_DEFAULT_MODE MEMWIN_MODE_EXACT
-#endif
-
-#define PAGE ((uintptr_t)4096)
+#include "vm.h"
 
 enum { ST_NONE = 0, ST_RESERVED = 1, ST_PREPARED = 2, ST_READY = 3 };
 static const char *const state_names[] = {"None", "Reserved", "Prepared", "Ready"};
+#define ALLOWED_MANAGED ((1u << ST_RESERVED) | (1u << ST_PREPARED) | (1u << ST_READY))
+#define ALLOWED_USABLE ((1u << ST_PREPARED) | (1u << ST_READY))
 
 /* A reservation's page states as a sorted list of runs: run i is the word
  * (offset from base | state) and covers [its offset, the next run's offset),
@@ -37,7 +39,7 @@ static const char *const state_names[] = {"None", "Reserved", "Prepared", "Ready
  * one run).  A few runs live in the record; more go to the heap. */
 #define INLINE_RUNS 6
 #define RUN(off, st) ((uintptr_t)(off) | (uintptr_t)(st))
-#define RUN_OFF(w) ((w) & ~(PAGE - 1))
+#define RUN_OFF(w) ((w) & ~(MW_PAGE - 1))
 #define RUN_ST(w) ((int)((w) & 3u))
 
 typedef struct trk_resv {
@@ -50,108 +52,17 @@ typedef struct trk_resv {
 
 static rtree_node *trk_root;
 
-/* Written under the tracker lock; stored atomically because
- * memwin_tracker_forget peeks at it without the lock. */
+/* Written under the tracker lock.  The mode word's MW_MODE_TRACKED says
+ * whether the tree holds a record: set before the first insertion, cleared
+ * after the last removal, so exact mode never skips a release it must
+ * forget (memwin_chk_forget). */
 static void set_root(rtree_node *root)
 {
+    if (root && !trk_root)
+        memwin_mode_tracked(1);
     mw_swap_ptr((void **)&trk_root, root);
-}
-
-/* ---- the mode ----------------------------------------------------------- */
-
-#define MODE_UNSET 0xffu
-static uint64_t mode_word = MODE_UNSET;
-
-/* MEMWIN_MODE, read once per process (so a refusal is said once): ignored
- * in secure execution, an unknown value refused with a line on stderr. */
-static int mode_from_env(void)
-{
-    static uint32_t once_lock;
-    static uint64_t env_mode = MODE_UNSET;
-    char e[MEMWIN_ENV_VALUE_MAX + 1];
-    const char *then = MEMWIN_DEFAULT_MODE == MEMWIN_MODE_CHECKED       ? "using the default checked"
-                       : MEMWIN_DEFAULT_MODE == MEMWIN_MODE_RECOVERABLE ? "using the default recoverable"
-                                                                        : "using the default exact";
-    if (mw_load64(&env_mode) != MODE_UNSET)
-        return (int)mw_load64(&env_mode);
-    while (!mw_try_lock32(&once_lock))
-        memwin_host_yield();
-    if (mw_load64(&env_mode) == MODE_UNSET) {
-        uint64_t m = MEMWIN_DEFAULT_MODE;
-        if (memwin_env_get("MEMWIN_MODE", e, sizeof e, then)) {
-            if (strcmp(e, "checked") == 0)
-                m = MEMWIN_MODE_CHECKED;
-            else if (strcmp(e, "recoverable") == 0)
-                m = MEMWIN_MODE_RECOVERABLE;
-            else if (strcmp(e, "exact") == 0)
-                m = MEMWIN_MODE_EXACT;
-            else
-                memwin_env_say("MEMWIN_MODE", e, "not exact, checked or recoverable", then);
-        }
-        mw_store64(&env_mode, m);
-    }
-    mw_unlock32(&once_lock);
-    return (int)mw_load64(&env_mode);
-}
-
-int memwin_get_mode(void)
-{
-    uint64_t m = mw_load64(&mode_word);
-    if (m == MODE_UNSET) {
-        m = (uint64_t)mode_from_env();
-        mw_store64(&mode_word, m);
-    }
-    return (int)m;
-}
-
-int memwin_set_mode(int mode)
-{
-    int old = memwin_get_mode();
-    if (mode != MEMWIN_MODE_EXACT && mode != MEMWIN_MODE_CHECKED &&
-        mode != MEMWIN_MODE_RECOVERABLE)
-        return -1;
-    mw_store64(&mode_word, (uint64_t)mode);
-    return old;
-}
-
-int memwin_checking(void)
-{
-    return memwin_get_mode() != MEMWIN_MODE_EXACT;
-}
-
-/* ---- per-thread errors -------------------------------------------------- */
-
-static _Thread_local uint32_t err_code;
-static _Thread_local char err_text[512];
-
-uint32_t memwin_last_error(void)
-{
-    return err_code;
-}
-
-const char *memwin_last_error_message(void)
-{
-    return err_code ? err_text : "";
-}
-
-static void clear_error(void)
-{
-    err_code = 0;
-    err_text[0] = 0;
-}
-
-int memwin_recover(uint32_t code, const char *printed, const char *message)
-{
-    size_t len;
-    if (memwin_get_mode() != MEMWIN_MODE_RECOVERABLE)
-        return 0;
-    err_code = code;
-    snprintf(err_text, sizeof err_text, "%sfatal error: %s", printed, message);
-    len = strlen(err_text);
-    /* One line per printed line, without the final newline. */
-    while (len > 0 && err_text[len - 1] == '\n')
-        err_text[--len] = 0;
-    return 1;
+    if (!root)
+        memwin_mode_tracked(0);
 }
 
 /* ---- the tracker lock (recursive: a fatal handler may call back) --------- */
@@ -181,7 +92,7 @@ static void trk_unlock(void)
     mw_unlock32(&trk_lock_word);
 }
 
-/* ---- violations ---------------------------------------------------------- */
+/* ---- refusals ------------------------------------------------------------- */
 
 static const char *const op_names[] = {
     "sysAllocOS", "sysReserveOS", "sysMapOS", "sysUsedOS", "sysUnusedOS", "sysFaultOS",
@@ -199,21 +110,34 @@ static const char *const error_titles[] = {
     "out of memory", /* MEMWIN_ERR_OS: refused only when the tracker's record cannot be allocated */
 };
 
-/* Refuses the call: in recoverable mode the error is recorded for the
- * thread; otherwise it goes to the fatal handler.  Releases the lock. */
-static void *refuse(memwin_op op, void *v, uintptr_t n, uint32_t code, const char *fmt, ...)
+/* A refused call's error code and printed line, kept until the tracker
+ * lock is released. */
+typedef struct refusal {
+    uint32_t code; /* 0: not refused */
+    char line[400];
+} refusal;
+
+/* Records the refusal of op; returns 0 so checks read "ok = check(...)". */
+static int refuse(refusal *rf, memwin_op op, void *v, uintptr_t n, uint32_t code,
+                  const char *fmt, ...)
 {
-    char detail[256], line[400];
+    char detail[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    snprintf(line, sizeof line, "runtime: %s(0x%llx, %llu): %s\n", op_names[op],
+    snprintf(rf->line, sizeof rf->line, "runtime: %s(0x%llx, %llu): %s\n", op_names[op],
              (unsigned long long)(uintptr_t)v, (unsigned long long)n, detail);
-    trk_unlock();
-    if (!memwin_recover(code, line, error_titles[code]))
-        memwin_throw(line, error_titles[code]);
-    return NULL;
+    rf->code = code;
+    return 0;
+}
+
+/* After the lock is released: a refusal goes to the thread's last error in
+ * recoverable mode, to the fatal handler otherwise. */
+static void report(const refusal *rf)
+{
+    if (rf->code && !memwin_recover(rf->code, rf->line, error_titles[rf->code]))
+        memwin_throw(rf->line, error_titles[rf->code]);
 }
 
 /* The tracked reservation containing addr, or NULL. */
@@ -391,36 +315,14 @@ static void set_pages(uintptr_t v, uintptr_t n, int st)
     }
 }
 
-/* Exact-mode release at v (after the OS released it): forget the tracked
- * reservation containing v, if any, so later checked calls see None there.
- * The OS releases the reservation of the page that holds v (Windows rounds
- * v down to its page), so v need not be the base itself.  Costs one load
- * while the tracker is empty. */
-void memwin_tracker_forget(void *v)
-{
-    trk_resv *r;
-    if (mw_load_ptr((void *const *)&trk_root) == NULL)
-        return;
-    trk_lock();
-    r = trk_find((uintptr_t)v);
-    if (r)
-        trk_drop(r);
-    trk_unlock();
-}
-
-/* ---- the checked path ----------------------------------------------------- */
-
-static int is_generic(memwin_op op)
-{
-    return op >= MW_ALLOC;
-}
+/* ---- checks ------------------------------------------------------------------ */
 
 static const char *want_text(unsigned allowed)
 {
     switch (allowed) {
     case 1u << ST_RESERVED:
         return "Reserved";
-    case (1u << ST_PREPARED) | (1u << ST_READY):
+    case ALLOWED_USABLE:
         return "Prepared or Ready";
     case 1u << ST_READY:
         return "Ready";
@@ -429,220 +331,272 @@ static const char *want_text(unsigned allowed)
     }
 }
 
-/* Checks a range operation's arguments and page states. */
-static int check_range(memwin_op op, void *v, uintptr_t n, unsigned allowed)
+/* A range operation's arguments and page states. */
+static int check_range(refusal *rf, memwin_op op, void *v, uintptr_t n, unsigned allowed)
 {
     uintptr_t a = (uintptr_t)v, bad;
     int found = ST_NONE;
     if (!v)
-        return refuse(op, v, n, MEMWIN_ERR_NULL, "null address"), 0;
-    if (a % PAGE)
-        return refuse(op, v, n, MEMWIN_ERR_UNALIGNED, "address not a multiple of 4096"), 0;
-    if (n == 0 || n % PAGE)
-        return refuse(op, v, n, MEMWIN_ERR_SIZE,
-                      "size is zero or not a multiple of 4096"), 0;
+        return refuse(rf, op, v, n, MEMWIN_ERR_NULL, "null address");
+    if (a % MW_PAGE)
+        return refuse(rf, op, v, n, MEMWIN_ERR_UNALIGNED, "address not a multiple of 4096");
+    if (n == 0 || n % MW_PAGE)
+        return refuse(rf, op, v, n, MEMWIN_ERR_SIZE, "size is zero or not a multiple of 4096");
     if (a + n < a)
-        return refuse(op, v, n, MEMWIN_ERR_OVERFLOW, "address + size wraps around"), 0;
+        return refuse(rf, op, v, n, MEMWIN_ERR_OVERFLOW, "address + size wraps around");
     /* One pass when all is well; otherwise unmanaged pages are reported
      * first (the range is not even ours), then the first page in a wrong
      * state. */
     bad = first_bad_page(a, n, allowed, &found);
     if (bad) {
-        uintptr_t none = first_bad_page(
-            a, n, (1u << ST_RESERVED) | (1u << ST_PREPARED) | (1u << ST_READY), &found);
+        uintptr_t none = first_bad_page(a, n, ALLOWED_MANAGED, &found);
         if (none)
             bad = none; /* found is None */
     }
     if (bad && found == ST_NONE)
-        return refuse(op, v, n, MEMWIN_ERR_NOT_MANAGED,
-                      "page 0x%llx is not reserved by memwin (None)", (unsigned long long)bad), 0;
+        return refuse(rf, op, v, n, MEMWIN_ERR_NOT_MANAGED,
+                      "page 0x%llx is not reserved by memwin (None)", (unsigned long long)bad);
     if (bad)
-        return refuse(op, v, n, MEMWIN_ERR_STATE, "page 0x%llx is %s; the call needs %s",
-                      (unsigned long long)bad, state_names[found], want_text(allowed)), 0;
+        return refuse(rf, op, v, n, MEMWIN_ERR_STATE, "page 0x%llx is %s; the call needs %s",
+                      (unsigned long long)bad, state_names[found], want_text(allowed));
     return 1;
 }
 
 /* The stat must be within Go's int64 view, [0, 2^63), and stay there after
  * adding (sub = 0) or subtracting (sub = 1) n; otherwise Go's check could
  * throw part-way through the call, so checked mode refuses it first. */
-static int check_stat(memwin_op op, void *v, uintptr_t n, const sysMemStat *stat, int sub)
+static int check_stat(refusal *rf, memwin_op op, void *v, uintptr_t n, const sysMemStat *stat,
+                      int sub)
 {
     const uint64_t max = (uint64_t)INT64_MAX;
     uint64_t cur;
     if (!stat)
-        return refuse(op, v, n, MEMWIN_ERR_NULL, "null sysMemStat"), 0;
+        return refuse(rf, op, v, n, MEMWIN_ERR_NULL, "null sysMemStat");
     cur = mw_load64(stat);
     if (cur > max)
-        return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
-                      "sysMemStat holds %llu, outside Go's int64 range",
-                      (unsigned long long)cur), 0;
+        return refuse(rf, op, v, n, MEMWIN_ERR_ACCOUNTING,
+                      "sysMemStat holds %llu, outside Go's int64 range", (unsigned long long)cur);
     if (sub && n > cur)
-        return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
-                      "sysMemStat would underflow (it holds %llu)", (unsigned long long)cur), 0;
+        return refuse(rf, op, v, n, MEMWIN_ERR_ACCOUNTING,
+                      "sysMemStat would underflow (it holds %llu)", (unsigned long long)cur);
     if (!sub && (n > max || cur > max - n))
-        return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
-                      "sysMemStat would overflow (it holds %llu)", (unsigned long long)cur), 0;
+        return refuse(rf, op, v, n, MEMWIN_ERR_ACCOUNTING,
+                      "sysMemStat would overflow (it holds %llu)", (unsigned long long)cur);
     return 1;
 }
 
-/* The tracker's own refusal when it cannot allocate: before any effect. */
-static void *refuse_no_memory(memwin_op op, void *v, uintptr_t n)
+/* Room for set_pages over [v, v+n), or the tracker's own refusal before
+ * any effect. */
+static int check_room(refusal *rf, memwin_op op, void *v, uintptr_t n)
 {
-    return refuse(op, v, n, MEMWIN_ERR_OS, "out of memory for the tracker");
+    if (make_room((uintptr_t)v, n))
+        return 1;
+    return refuse(rf, op, v, n, MEMWIN_ERR_OS, "out of memory for the tracker");
 }
 
-/* Reserve-like operations (None -> Reserved, or None -> Ready for alloc):
- * check the arguments, allocate the tracker's record, run Go's logic, track
- * the new reservation.  A refusal has no effect at all; a failure of the OS
- * call is Go's (nil, and for sysAlloc Go's accounting of n all the same). */
-static void *checked_reserve(memwin_op op, void *v, uintptr_t n, uintptr_t align,
-                             sysMemStat *stat, uintptr_t *reserved)
+/* A reservation's hint and size. */
+static int check_reserve(refusal *rf, memwin_op op, void *v, uintptr_t n)
 {
-    void *p;
-    uintptr_t size = n;
-    trk_resv *rec;
-    if ((uintptr_t)v % PAGE)
-        return refuse(op, v, n, MEMWIN_ERR_UNALIGNED, "hint not a multiple of 4096");
-    if (n == 0 || n % PAGE)
-        return refuse(op, v, n, MEMWIN_ERR_SIZE, "size is zero or not a multiple of 4096");
+    if ((uintptr_t)v % MW_PAGE)
+        return refuse(rf, op, v, n, MEMWIN_ERR_UNALIGNED, "hint not a multiple of 4096");
+    if (n == 0 || n % MW_PAGE)
+        return refuse(rf, op, v, n, MEMWIN_ERR_SIZE, "size is zero or not a multiple of 4096");
     if ((uintptr_t)v + n < (uintptr_t)v)
-        return refuse(op, v, n, MEMWIN_ERR_OVERFLOW, "hint + size wraps around");
-    if ((op == MW_RESERVE_ALIGNED || op == MW_RESERVE_ALIGNED_ONE) &&
-        (align < PAGE || (align & (align - 1)) != 0 || n + align < n))
-        return refuse(op, v, n, MEMWIN_ERR_ALIGN,
-                      "align %llu is not a power of two >= 4096", (unsigned long long)align);
-    if (op == MW_ALLOC && !check_stat(op, v, n, stat, 0))
-        return NULL;
-    rec = trk_new();
+        return refuse(rf, op, v, n, MEMWIN_ERR_OVERFLOW, "hint + size wraps around");
+    return 1;
+}
+
+/* The record a new reservation will get, allocated before the OS call. */
+static trk_resv *record_new(refusal *rf, memwin_op op, void *v, uintptr_t n)
+{
+    trk_resv *rec = trk_new();
     if (!rec)
-        return refuse_no_memory(op, v, n);
-    switch (op) {
-    case MW_ALLOC_OS:
-        p = memwin_os_alloc(n);
-        break;
-    case MW_ALLOC:
-        p = memwin_gen_alloc(n, stat);
-        break;
-    case MW_RESERVE_ALIGNED:
-        p = memwin_reserve_aligned_policy(v, n, align, reserved);
-        size = *reserved;
-        break;
-    case MW_RESERVE_ALIGNED_ONE:
-        p = memwin_os_reserve_aligned(v, n, align, reserved);
-        size = *reserved;
-        break;
-    default:
-        p = memwin_os_reserve(v, n);
-        break;
-    }
+        refuse(rf, op, v, n, MEMWIN_ERR_OS, "out of memory for the tracker");
+    return rec;
+}
+
+/* Tracks what the OS gave (p, size bytes in state st), or drops the record
+ * when it gave nothing. */
+static void record_place(trk_resv *rec, void *p, uintptr_t size, int st)
+{
     if (p)
-        trk_insert(rec, (uintptr_t)p, size,
-                   (op == MW_ALLOC_OS || op == MW_ALLOC) ? ST_READY : ST_RESERVED);
+        trk_insert(rec, (uintptr_t)p, size, st);
     else
         trk_free(rec);
+}
+
+/* ---- one checked function per transition ---------------------------------- */
+
+/* None -> Ready.  A failure of the OS call is Go's (nil, and for sysAlloc
+ * Go's accounting of n all the same). */
+void *memwin_chk_alloc(memwin_op op, uintptr_t n, sysMemStat *stat)
+{
+    refusal rf = {0};
+    trk_resv *rec;
+    void *p = NULL;
+    memwin_error_clear();
+    trk_lock();
+    if (check_reserve(&rf, op, NULL, n) &&
+        (op != MW_ALLOC || check_stat(&rf, op, NULL, n, stat, 0)) &&
+        (rec = record_new(&rf, op, NULL, n)) != NULL) {
+        p = op == MW_ALLOC ? memwin_gen_alloc(n, stat) : memwin_os_alloc(n);
+        record_place(rec, p, n, ST_READY);
+    }
     trk_unlock();
+    report(&rf);
     return p;
 }
 
-/* Release of one whole reservation (any -> None; sysUnreserve: Reserved ->
- * None).  The size must be the reservation's exactly, as Go's sysFree and
- * sysUnreserve require.  sysFree subtracts n from mapped-ready, so its pages
- * must all be Ready (as Go's callers' are: memory from sysAlloc); a release
- * of pages in other states, without accounting, is sysFreeOS. */
-static void checked_free(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
+/* None -> Reserved. */
+void *memwin_chk_reserve(memwin_op op, void *v, uintptr_t n)
 {
-    trk_resv *r;
-    uintptr_t bad;
-    int found = ST_NONE;
-    if (!v) {
-        refuse(op, v, n, MEMWIN_ERR_NULL, "null address");
-        return;
+    refusal rf = {0};
+    trk_resv *rec;
+    void *p = NULL;
+    memwin_error_clear();
+    trk_lock();
+    if (check_reserve(&rf, op, v, n) && (rec = record_new(&rf, op, v, n)) != NULL) {
+        p = memwin_os_reserve(v, n);
+        record_place(rec, p, n, ST_RESERVED);
     }
-    r = trk_find((uintptr_t)v);
-    if (!r || r->base != (uintptr_t)v) {
-        refuse(op, v, n, MEMWIN_ERR_NOT_BASE, "0x%llx is not the base of a reservation"
-               " (released twice, or inside one)", (unsigned long long)(uintptr_t)v);
-        return;
-    }
-    if (n != r->size) {
-        refuse(op, v, n, MEMWIN_ERR_NOT_BASE, "size is not the reservation's (%llu bytes)",
-               (unsigned long long)r->size);
-        return;
-    }
-    if (op == MW_FREE && !check_stat(op, v, n, stat, 1))
-        return;
-    if (op != MW_FREE_OS &&
-        (bad = first_bad_page((uintptr_t)v, n,
-                              1u << (op == MW_UNRESERVE ? ST_RESERVED : ST_READY), &found)) != 0) {
-        refuse(op, v, n, MEMWIN_ERR_STATE, "page 0x%llx is %s; the call needs %s",
-               (unsigned long long)bad, state_names[found],
-               op == MW_UNRESERVE ? "Reserved" : "Ready");
-        return;
-    }
-    if (op == MW_FREE ? memwin_gen_free(v, n, stat) : memwin_os_free(v, n))
-        trk_drop(r);
     trk_unlock();
+    report(&rf);
+    return p;
 }
 
-void *memwin_checked(memwin_op op, void *v, uintptr_t n, uintptr_t extra, sysMemStat *stat,
-                     uintptr_t *reserved)
+/* None -> Reserved at a multiple of align; *reserved is 0 when refused. */
+void *memwin_chk_reserve_aligned(memwin_op op, void *v, uintptr_t size, uintptr_t align,
+                                 uintptr_t *reserved)
 {
-    const unsigned managed = (1u << ST_RESERVED) | (1u << ST_PREPARED) | (1u << ST_READY);
-    const unsigned usable = (1u << ST_PREPARED) | (1u << ST_READY);
-    int ok = 0;
-    clear_error();
-    if (reserved)
-        *reserved = 0; /* also when the call is refused */
+    refusal rf = {0};
+    trk_resv *rec;
+    void *p = NULL;
+    memwin_error_clear();
+    *reserved = 0;
     trk_lock();
-    switch (op) {
-    case MW_ALLOC_OS: case MW_ALLOC: case MW_RESERVE_OS: case MW_RESERVE: case MW_RESERVE_ALIGNED:
-    case MW_RESERVE_ALIGNED_ONE:
-        return checked_reserve(op, v, n, extra, stat, reserved);
-    case MW_FREE_OS: case MW_FREE: case MW_UNRESERVE:
-        checked_free(op, v, n, stat);
-        return NULL;
-    case MW_MAP_OS: case MW_MAP:
-        if (!check_range(op, v, n, 1u << ST_RESERVED))
-            return NULL;
-        if (op == MW_MAP && !check_stat(op, v, n, stat, 0))
-            return NULL;
-        if (!make_room((uintptr_t)v, n))
-            return refuse_no_memory(op, v, n);
-        ok = op == MW_MAP ? memwin_gen_map(v, n, stat) : 1;
-        if (ok)
-            set_pages((uintptr_t)v, n, ST_PREPARED);
-        break;
-    case MW_USED_OS: case MW_USED:
-        if (!check_range(op, v, n, usable))
-            return NULL;
-        if (extra > n)
-            return refuse(op, v, n, MEMWIN_ERR_ACCOUNTING,
-                          "prepared %llu exceeds the size", (unsigned long long)extra);
-        if (!make_room((uintptr_t)v, n))
-            return refuse_no_memory(op, v, n);
-        if (is_generic(op) ? memwin_gen_used(v, n, extra) : memwin_os_used(v, n))
-            set_pages((uintptr_t)v, n, ST_READY);
-        break;
-    case MW_UNUSED_OS: case MW_UNUSED: case MW_FAULT_OS: case MW_FAULT:
-        if (!check_range(op, v, n, 1u << ST_READY))
-            return NULL;
-        if (!make_room((uintptr_t)v, n))
-            return refuse_no_memory(op, v, n);
-        if (op == MW_UNUSED)
-            ok = memwin_gen_unused(v, n);
-        else if (op == MW_FAULT)
-            ok = memwin_gen_fault(v, n);
-        else
-            ok = memwin_os_unused(v, n);
-        if (ok)
-            set_pages((uintptr_t)v, n,
-                      (op == MW_FAULT || op == MW_FAULT_OS) ? ST_RESERVED : ST_PREPARED);
-        break;
-    default: /* huge-page hints: no state change, but the range must be ours */
-        if (!check_range(op, v, n, managed))
-            return NULL;
-        break;
+    if (check_reserve(&rf, op, v, size) &&
+        ((align >= MW_PAGE && (align & (align - 1)) == 0 && size + align >= size) ||
+         refuse(&rf, op, v, size, MEMWIN_ERR_ALIGN, "align %llu is not a power of two >= 4096",
+                (unsigned long long)align)) &&
+        (rec = record_new(&rf, op, v, size)) != NULL) {
+        p = op == MW_RESERVE_ALIGNED ? memwin_reserve_aligned_policy(v, size, align, reserved)
+                                     : memwin_reserve_aligned_one_call(v, size, align, reserved);
+        record_place(rec, p, *reserved, ST_RESERVED);
     }
     trk_unlock();
-    return NULL;
+    report(&rf);
+    return p;
+}
+
+/* Reserved -> Prepared. */
+void memwin_chk_map(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
+{
+    refusal rf = {0};
+    memwin_error_clear();
+    trk_lock();
+    if (check_range(&rf, op, v, n, 1u << ST_RESERVED) &&
+        (op != MW_MAP || check_stat(&rf, op, v, n, stat, 0)) && check_room(&rf, op, v, n) &&
+        (op != MW_MAP || memwin_gen_map(v, n, stat)))
+        set_pages((uintptr_t)v, n, ST_PREPARED);
+    trk_unlock();
+    report(&rf);
+}
+
+/* Prepared or Ready -> Ready. */
+void memwin_chk_used(memwin_op op, void *v, uintptr_t n, uintptr_t prepared)
+{
+    refusal rf = {0};
+    memwin_error_clear();
+    trk_lock();
+    if (check_range(&rf, op, v, n, ALLOWED_USABLE) &&
+        (prepared <= n || refuse(&rf, op, v, n, MEMWIN_ERR_ACCOUNTING,
+                                 "prepared %llu exceeds the size", (unsigned long long)prepared)) &&
+        check_room(&rf, op, v, n) &&
+        (op == MW_USED ? memwin_gen_used(v, n, prepared) : memwin_os_used(v, n)))
+        set_pages((uintptr_t)v, n, ST_READY);
+    trk_unlock();
+    report(&rf);
+}
+
+/* Ready -> Prepared. */
+void memwin_chk_unused(memwin_op op, void *v, uintptr_t n)
+{
+    refusal rf = {0};
+    memwin_error_clear();
+    trk_lock();
+    if (check_range(&rf, op, v, n, 1u << ST_READY) && check_room(&rf, op, v, n) &&
+        (op == MW_UNUSED ? memwin_gen_unused(v, n) : memwin_os_unused(v, n)))
+        set_pages((uintptr_t)v, n, ST_PREPARED);
+    trk_unlock();
+    report(&rf);
+}
+
+/* Ready -> Reserved. */
+void memwin_chk_fault(memwin_op op, void *v, uintptr_t n)
+{
+    refusal rf = {0};
+    memwin_error_clear();
+    trk_lock();
+    if (check_range(&rf, op, v, n, 1u << ST_READY) && check_room(&rf, op, v, n) &&
+        (op == MW_FAULT ? memwin_gen_fault(v, n) : memwin_os_unused(v, n)))
+        set_pages((uintptr_t)v, n, ST_RESERVED);
+    trk_unlock();
+    report(&rf);
+}
+
+/* One whole reservation -> None.  The size must be the reservation's
+ * exactly, as Go's sysFree and sysUnreserve require.  sysFree subtracts n
+ * from mapped-ready, so its pages must all be Ready (as Go's callers' are:
+ * memory from sysAlloc); a release of pages in other states, without
+ * accounting, is sysFreeOS. */
+void memwin_chk_free(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
+{
+    refusal rf = {0};
+    trk_resv *r = NULL;
+    uintptr_t bad;
+    int found = ST_NONE, need = op == MW_UNRESERVE ? ST_RESERVED : ST_READY;
+    memwin_error_clear();
+    trk_lock();
+    if (!v)
+        refuse(&rf, op, v, n, MEMWIN_ERR_NULL, "null address");
+    else if ((r = trk_find((uintptr_t)v)) == NULL || r->base != (uintptr_t)v)
+        refuse(&rf, op, v, n, MEMWIN_ERR_NOT_BASE,
+               "0x%llx is not the base of a reservation (released twice, or inside one)",
+               (unsigned long long)(uintptr_t)v);
+    else if (n != r->size)
+        refuse(&rf, op, v, n, MEMWIN_ERR_NOT_BASE, "size is not the reservation's (%llu bytes)",
+               (unsigned long long)r->size);
+    else if (op == MW_FREE && !check_stat(&rf, op, v, n, stat, 1))
+        ;
+    else if (op != MW_FREE_OS && (bad = first_bad_page((uintptr_t)v, n, 1u << need, &found)) != 0)
+        refuse(&rf, op, v, n, MEMWIN_ERR_STATE, "page 0x%llx is %s; the call needs %s",
+               (unsigned long long)bad, state_names[found], state_names[need]);
+    else if (op == MW_FREE ? memwin_gen_free(v, n, stat) : memwin_os_free(v, n))
+        trk_drop(r);
+    trk_unlock();
+    report(&rf);
+}
+
+/* Huge-page hints: no state change, but the range must be memwin's. */
+void memwin_chk_hint(memwin_op op, void *v, uintptr_t n)
+{
+    refusal rf = {0};
+    memwin_error_clear();
+    trk_lock();
+    check_range(&rf, op, v, n, ALLOWED_MANAGED);
+    trk_unlock();
+    report(&rf);
+}
+
+/* Exact mode's release at v: the OS releases the reservation of the page
+ * that holds v (Windows rounds v down to its page), so v need not be the
+ * base itself. */
+void memwin_chk_forget(void *v)
+{
+    trk_resv *r;
+    trk_lock();
+    r = trk_find((uintptr_t)v);
+    if (r)
+        trk_drop(r);
+    trk_unlock();
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prim.h"
+#include "host.h"
 
 #if defined(_WIN32)
 #include <windows.h>

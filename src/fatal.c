@@ -12,9 +12,9 @@
 
 #include "atomics.h"
 #include "env.h"
-#include "mem_internal.h"
+#include "mode.h"
 #include "memwin.h"
-#include "prim.h"
+#include "host.h"
 
 /* The handler in force and its context.  Both are read and written only
  * under handler_lock, so a reader always gets a pair that was set together
@@ -83,6 +83,22 @@ int memwin_traceback_mode(void)
     return MEMWIN_TRACEBACK_EXIT;
 }
 
+/* Windows Error Reporting as Go leaves it for a crash: off for
+ * GOTRACEBACK=crash, on for wer (the host table then raises the fail-fast
+ * exception).  Nothing to do elsewhere. */
+static void crash_error_mode(int tb)
+{
+#if defined(_WIN32)
+    UINT mode = GetErrorMode();
+    if (tb == MEMWIN_TRACEBACK_WER)
+        SetErrorMode(mode & ~(UINT)SEM_NOGPFAULTERRORBOX);
+    else
+        SetErrorMode(mode | SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
+#else
+    (void)tb;
+#endif
+}
+
 void memwin_default_fatal(const char *printed, const char *message, void *ctx)
 {
     /* One write of the whole text, so concurrent throws do not interleave. */
@@ -99,7 +115,10 @@ void memwin_default_fatal(const char *printed, const char *message, void *ctx)
     /* Go's fatalthrow: crash() when GOTRACEBACK has the crash bit (a
      * fail-fast exception on Windows since Go 1.21), else exit(2).  The
      * environment is read now; Go reads it at start-up. */
-    p->exit_process(memwin_traceback_mode() != MEMWIN_TRACEBACK_EXIT ? MEMWIN_EXIT_FAIL_FAST : 2);
+    int tb = memwin_traceback_mode();
+    if (tb != MEMWIN_TRACEBACK_EXIT)
+        crash_error_mode(tb);
+    p->exit_process(tb != MEMWIN_TRACEBACK_EXIT ? MEMWIN_EXIT_FAIL_FAST : 2);
 }
 
 memwin_fatal_fn memwin_set_fatal_handler(memwin_fatal_fn handler, void *ctx)

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "vm.h"
+
 /* Go's throw(message) after print(printed): calls the fatal handler.  With
  * the default handler it does not return; if an installed handler returns,
  * so does this, and the caller must return at once. */
@@ -23,13 +25,5 @@ void memwin_format_failed(char *buf, const char *what, uintptr_t n, uint32_t err
 #define MEMWIN_TRACEBACK_CRASH 1
 #define MEMWIN_TRACEBACK_WER 2
 int memwin_traceback_mode(void);
-
-/* The status memwin_default_fatal gives exit_process for a crash:
- * STATUS_FAIL_FAST_EXCEPTION.  The Windows host table ends the process
- * with RaiseFailFastException (as Go's crash does) when asked for it;
- * under Wine the process's exit code is then this value.  On Linux _exit
- * keeps its low 8 bits: 2, what a Linux parent also sees of such a Wine
- * process. */
-#define MEMWIN_EXIT_FAIL_FAST ((int)0xC0000602u)
 
 #endif

@@ -1,10 +1,12 @@
 /* Go's runtime/mem.go: the OS-independent layer.  Each function does Go's
- * accounting (sysMemStat, mapped-ready), then the OS step. */
+ * accounting (sysMemStat, mapped-ready), then the OS step (mem_windows.c).
+ * The exports that run it are in api.c. */
 #include <stdio.h>
 
 #include "atomics.h"
 #include "fatal.h"
-#include "mem_internal.h"
+#include "mem.h"
+#include "mem_windows.h"
 #include "memwin.h"
 
 /* Go's gcController.mappedReady: bytes in the Ready state. */
@@ -58,7 +60,7 @@ void memwin_stat_add(sysMemStat *s, int64_t n)
     memwin_stat_add_ok(s, n);
 }
 
-/* ---- Go's logic -------------------------------------------------------- */
+/* ---- Go's logic: one function per transition -------------------------- */
 
 /* None -> Ready.  Accounts before the OS call, even if it fails. */
 void *memwin_gen_alloc(uintptr_t n, sysMemStat *stat)
@@ -105,143 +107,4 @@ int memwin_gen_map(void *v, uintptr_t n, sysMemStat *stat)
 {
     (void)v;
     return memwin_stat_add_ok(stat, (int64_t)n);
-}
-
-/* None -> Reserved at an align boundary.  Windows cannot release part of a
- * reservation, so an unaligned one is released whole and the aligned part
- * re-reserved, which another thread may take first: then start again. */
-void *memwin_gen_reserve_aligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *reserved)
-{
-    int retries = 0;
-    *reserved = 0;
-    for (;;) {
-        uintptr_t p = (uintptr_t)memwin_os_reserve(v, size + align), p2;
-        if (p == 0)
-            return NULL;
-        if ((p & (align - 1)) == 0) {
-            *reserved = size + align;
-            return (void *)p;
-        }
-        if (!memwin_os_free((void *)p, size + align))
-            return NULL;
-        p = (p + align - 1) & ~(align - 1);
-        p2 = (uintptr_t)memwin_os_reserve((void *)p, size);
-        if (p2 == p) {
-            *reserved = size;
-            return (void *)p2;
-        }
-        if (!memwin_os_free((void *)p2, size))
-            return NULL;
-        if (++retries == 100) {
-            memwin_throw("", "failed to allocate aligned heap memory; too many retries");
-            return NULL;
-        }
-    }
-}
-
-/* ---- the exports: checked mode, or Go's logic as is -------------------- */
-
-/* None -> Ready. */
-void *sysAlloc(uintptr_t n, sysMemStat *sysStat)
-{
-    if (memwin_checking())
-        return memwin_checked(MW_ALLOC, NULL, n, 0, sysStat, NULL);
-    return memwin_gen_alloc(n, sysStat);
-}
-
-/* Ready -> Prepared. */
-void sysUnused(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_UNUSED, v, n, 0, NULL, NULL);
-    else
-        memwin_gen_unused(v, n);
-}
-
-bool needZeroAfterSysUnused(void)
-{
-    return needZeroAfterSysUnusedOS();
-}
-
-/* Prepared -> Ready. */
-void sysUsed(void *v, uintptr_t n, uintptr_t prepared)
-{
-    if (memwin_checking())
-        memwin_checked(MW_USED, v, n, prepared, NULL, NULL);
-    else
-        memwin_gen_used(v, n, prepared);
-}
-
-/* No state change. */
-void sysHugePage(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_HUGE, v, n, 0, NULL, NULL);
-}
-
-void sysNoHugePage(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_NOHUGE, v, n, 0, NULL, NULL);
-}
-
-void sysHugePageCollapse(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_COLLAPSE, v, n, 0, NULL, NULL);
-}
-
-/* any -> None. */
-void sysFree(void *v, uintptr_t n, sysMemStat *sysStat)
-{
-    if (memwin_checking())
-        memwin_checked(MW_FREE, v, n, 0, sysStat, NULL);
-    else if (memwin_gen_free(v, n, sysStat))
-        memwin_tracker_forget(v);
-}
-
-/* Ready -> Reserved. */
-void sysFault(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_FAULT, v, n, 0, NULL, NULL);
-    else
-        memwin_gen_fault(v, n);
-}
-
-/* None -> Reserved. */
-void *sysReserve(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        return memwin_checked(MW_RESERVE, v, n, 0, NULL, NULL);
-    return memwin_os_reserve(v, n);
-}
-
-/* Reserved -> None (Go 1.25). */
-void sysUnreserve(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_UNRESERVE, v, n, 0, NULL, NULL);
-    else if (memwin_os_free(v, n))
-        memwin_tracker_forget(v);
-}
-
-/* Reserved -> Prepared. */
-void sysMap(void *v, uintptr_t n, sysMemStat *sysStat)
-{
-    if (memwin_checking())
-        memwin_checked(MW_MAP, v, n, 0, sysStat, NULL);
-    else
-        memwin_gen_map(v, n, sysStat);
-}
-
-/* None -> Reserved, aligned. */
-void *sysReserveAligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *reserved)
-{
-    uintptr_t ignored;
-    if (!reserved)
-        reserved = &ignored;
-    if (memwin_checking())
-        return memwin_checked(MW_RESERVE_ALIGNED, v, size, align, NULL, reserved);
-    return memwin_reserve_aligned_policy(v, size, align, reserved);
 }

@@ -1,12 +1,14 @@
 /* Go's runtime/mem_windows.go: the OS layer, written against the primitive
- * table.  Same calls, flags, fallback loops and messages as Go 1.19-1.27. */
+ * table (prim.c).  Same calls, flags, fallback loops and messages as Go
+ * 1.19-1.27.  The exports that run it are in api.c. */
 #include "fatal.h"
-#include "mem_internal.h"
+#include "mem_windows.h"
 #include "memwin.h"
-#include "prim.h"
+#include "memwin_prim.h"
 #include "sysinfo.h"
 
-/* Go's retry granularity is the literal 4096, not the physical page size. */
+/* Go's retry granularity is the literal 4096 of its loops, not the page
+ * size (MW_PAGE), though both are 4096 on Windows. */
 #define GO_RETRY_FLOOR ((uintptr_t)4096)
 
 /* Go's stdcall clears the thread's last error before every call, so a
@@ -14,7 +16,7 @@
 void *memwin_os_valloc(const memwin_prim *p, uintptr_t v, uintptr_t n, uint32_t type)
 {
     p->set_last_error(0);
-    return p->virtual_alloc((void *)v, n, type, MW_PAGE_READWRITE);
+    return p->virtual_alloc((void *)v, n, type, MEMWIN_PAGE_READWRITE);
 }
 
 static int os_free(const memwin_prim *p, uintptr_t v, uintptr_t n, uint32_t type)
@@ -32,7 +34,7 @@ static uintptr_t halve(uintptr_t small)
 /* None -> Ready. */
 void *memwin_os_alloc(uintptr_t n)
 {
-    return memwin_os_valloc(memwin_prim_current(), 0, n, MW_MEM_COMMIT | MW_MEM_RESERVE);
+    return memwin_os_valloc(memwin_prim_current(), 0, n, MEMWIN_MEM_COMMIT | MEMWIN_MEM_RESERVE);
 }
 
 /* Ready -> Prepared.  A decommit may not cross reservations on Windows, so
@@ -42,11 +44,11 @@ int memwin_os_unused(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
     uintptr_t a = (uintptr_t)v;
-    if (os_free(p, a, n, MW_MEM_DECOMMIT))
+    if (os_free(p, a, n, MEMWIN_MEM_DECOMMIT))
         return 1;
     while (n > 0) {
         uintptr_t small = n;
-        while (small >= GO_RETRY_FLOOR && !os_free(p, a, small, MW_MEM_DECOMMIT))
+        while (small >= GO_RETRY_FLOOR && !os_free(p, a, small, MEMWIN_MEM_DECOMMIT))
             small = halve(small);
         if (small < GO_RETRY_FLOOR) {
             char line[MEMWIN_LINE_MAX];
@@ -66,11 +68,11 @@ int memwin_os_used(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
     uintptr_t a = (uintptr_t)v, k = n;
-    if ((uintptr_t)memwin_os_valloc(p, a, n, MW_MEM_COMMIT) == a)
+    if ((uintptr_t)memwin_os_valloc(p, a, n, MEMWIN_MEM_COMMIT) == a)
         return 1;
     while (k > 0) {
         uintptr_t small = k;
-        while (small >= GO_RETRY_FLOOR && memwin_os_valloc(p, a, small, MW_MEM_COMMIT) == NULL)
+        while (small >= GO_RETRY_FLOOR && memwin_os_valloc(p, a, small, MEMWIN_MEM_COMMIT) == NULL)
             small = halve(small);
         if (small < GO_RETRY_FLOOR) {
             char line[MEMWIN_LINE_MAX * 3];
@@ -95,7 +97,7 @@ int memwin_os_used(void *v, uintptr_t n)
 int memwin_os_free(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
-    if (!os_free(p, (uintptr_t)v, 0, MW_MEM_RELEASE)) {
+    if (!os_free(p, (uintptr_t)v, 0, MEMWIN_MEM_RELEASE)) {
         char line[MEMWIN_LINE_MAX];
         memwin_format_failed(line, "VirtualFree", n, p->get_last_error());
         memwin_throw(line, "runtime: failed to release pages");
@@ -108,95 +110,8 @@ int memwin_os_free(void *v, uintptr_t n)
 void *memwin_os_reserve(void *v, uintptr_t n)
 {
     const memwin_prim *p = memwin_prim_current();
-    void *r = memwin_os_valloc(p, (uintptr_t)v, n, MW_MEM_RESERVE);
+    void *r = memwin_os_valloc(p, (uintptr_t)v, n, MEMWIN_MEM_RESERVE);
     if (r)
         return r;
-    return memwin_os_valloc(p, 0, n, MW_MEM_RESERVE);
-}
-
-/* ---- the exports: checked mode, or Go's logic as is ------------------ */
-
-/* None -> Ready. */
-void *sysAllocOS(uintptr_t n)
-{
-    if (memwin_checking())
-        return memwin_checked(MW_ALLOC_OS, NULL, n, 0, NULL, NULL);
-    return memwin_os_alloc(n);
-}
-
-/* Ready -> Prepared. */
-void sysUnusedOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_UNUSED_OS, v, n, 0, NULL, NULL);
-    else
-        memwin_os_unused(v, n);
-}
-
-/* Prepared -> Ready. */
-void sysUsedOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_USED_OS, v, n, 0, NULL, NULL);
-    else
-        memwin_os_used(v, n);
-}
-
-/* No state change: Windows has no huge-page hints (checked mode still
- * verifies the range is memwin's). */
-void sysHugePageOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_HUGE_OS, v, n, 0, NULL, NULL);
-}
-
-void sysNoHugePageOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_NOHUGE_OS, v, n, 0, NULL, NULL);
-}
-
-void sysHugePageCollapseOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_COLLAPSE_OS, v, n, 0, NULL, NULL);
-}
-
-/* any -> None for the whole reservation at v. */
-void sysFreeOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_FREE_OS, v, n, 0, NULL, NULL);
-    else if (memwin_os_free(v, n))
-        memwin_tracker_forget(v);
-}
-
-/* Ready -> Reserved: decommitted pages fault when touched. */
-void sysFaultOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_FAULT_OS, v, n, 0, NULL, NULL);
-    else
-        memwin_os_unused(v, n);
-}
-
-/* None -> Reserved: at the hint v if possible, else anywhere. */
-void *sysReserveOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        return memwin_checked(MW_RESERVE_OS, v, n, 0, NULL, NULL);
-    return memwin_os_reserve(v, n);
-}
-
-/* Reserved -> Prepared: nothing to do on Windows; sysUsedOS commits. */
-void sysMapOS(void *v, uintptr_t n)
-{
-    if (memwin_checking())
-        memwin_checked(MW_MAP_OS, v, n, 0, NULL, NULL);
-}
-
-/* Decommitted pages come back zeroed on Windows, but Go still answers true. */
-bool needZeroAfterSysUnusedOS(void)
-{
-    return true;
+    return memwin_os_valloc(p, 0, n, MEMWIN_MEM_RESERVE);
 }

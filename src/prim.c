@@ -5,14 +5,14 @@
 #define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, MAP_FIXED_NOREPLACE */
 #endif
 
-#include "prim.h"
+#include "host.h"
 
 #include "atomics.h"
 
 #if defined(_WIN32)
 #include "prim_windows.c"
 #else
-#include "prim_linux.c"
+#include "emu/prim_linux.c"
 #endif
 
 static void *current_table = (void *)&memwin_host_prim;

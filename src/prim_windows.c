@@ -2,7 +2,7 @@
 #include <string.h>
 #include <windows.h>
 
-#include "fatal.h"
+#include "vm.h"
 
 static void *win_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
 {
@@ -107,21 +107,16 @@ typedef VOID(WINAPI *fail_fast_fn)(PEXCEPTION_RECORD, PCONTEXT, DWORD);
 
 /* Ends the process; MEMWIN_EXIT_FAIL_FAST ends it the way Go >= 1.21's
  * crash() does on Windows: a fail-fast exception with code 2 that no
- * handler sees, WER left as Go leaves it (off for GOTRACEBACK=crash, on
- * for wer).  Under Wine the exit code is then STATUS_FAIL_FAST_EXCEPTION. */
+ * handler sees (memwin_default_fatal has set WER as Go leaves it).  Under
+ * Wine the exit code is then STATUS_FAIL_FAST_EXCEPTION. */
 static void win_exit_process(int status)
 {
     if (status == MEMWIN_EXIT_FAIL_FAST) {
         fail_fast_fn ff = (fail_fast_fn)(void (*)(void))GetProcAddress(
             GetModuleHandleW(L"kernel32.dll"), "RaiseFailFastException");
-        UINT mode = GetErrorMode();
         EXCEPTION_RECORD rec;
         memset(&rec, 0, sizeof rec);
         rec.ExceptionCode = 2; /* Go's code when the throw came from no exception */
-        if (memwin_traceback_mode() == MEMWIN_TRACEBACK_WER)
-            SetErrorMode(mode & ~(UINT)SEM_NOGPFAULTERRORBOX);
-        else
-            SetErrorMode(mode | SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
         if (ff)
             ff(&rec, NULL, FAIL_FAST_GENERATE_EXCEPTION_ADDRESS);
     }

@@ -1,5 +1,5 @@
 /* The VirtualQuery-style region query, through the table in force. */
-#include "prim.h"
+#include "memwin_prim.h"
 
 uint32_t memwin_query(const void *addr, memwin_region_info *info)
 {

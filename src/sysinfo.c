@@ -1,6 +1,7 @@
-/* Memory status and large-page facts from the OS (the extras the seed
- * credits to sysUsedOS and sysHugePageOS), and the opt-in out-of-memory
- * report.  The host part is chosen here, as prim.c chooses the table. */
+/* Memory status and large-page facts from the OS (extras: Go's sysUsedOS
+ * and sysHugePageOS have none on Windows; the original description of
+ * mem_windows.go credits them to those functions), and the opt-in
+ * out-of-memory report.  The host part is chosen here, as prim.c chooses the table. */
 #if !defined(_WIN32) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE
 #endif

@@ -1001,11 +1001,11 @@ memwin_prim g_ledger_prim;
 void InstallLedger()
 {
     g_host = memwin_prim_host();
-    g_ledger_prim = *g_host;
     g_ledger_prim.virtual_alloc = LedgerAlloc;
     g_ledger_prim.virtual_free = LedgerFree;
     if (g_host->virtual_alloc_aligned)
         g_ledger_prim.virtual_alloc_aligned = LedgerAllocAligned;
+    memwin_prim_forward(&g_ledger_prim, g_host);
     memwin_prim_set(&g_ledger_prim);
 }
 

@@ -64,10 +64,10 @@ struct SnapScope {
         snaps.clear();
         snap_stat = s;
         snap_below = memwin_prim_current();
-        snap_table = *snap_below;
+        snap_table = memwin_prim{};
         snap_table.virtual_alloc = snap_alloc;
         snap_table.virtual_free = snap_free;
-        snap_table.virtual_alloc_aligned = nullptr;
+        memwin_prim_forward(&snap_table, snap_below)->virtual_alloc_aligned = nullptr;
         prev = memwin_prim_set(&snap_table);
     }
     ~SnapScope()

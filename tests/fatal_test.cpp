@@ -402,10 +402,10 @@ struct Scope {
         stolen = 0;
         steals = allocs = frees = 0;
         below = memwin_prim_current();
-        table = *below;
+        table = memwin_prim{};
         table.virtual_alloc = alloc;
         table.virtual_free = free_;
-        table.virtual_alloc_aligned = nullptr;
+        memwin_prim_forward(&table, below)->virtual_alloc_aligned = nullptr;
         prev = memwin_prim_set(&table);
     }
     ~Scope()

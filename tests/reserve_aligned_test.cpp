@@ -145,8 +145,8 @@ TEST(ReserveAlignedOneCall, FaultInjectionCountsAndPassesTheOneCall)
 const memwin_prim *no_aligned_table()
 {
     static memwin_prim t;
-    t = *memwin_prim_host();
-    t.virtual_alloc_aligned = nullptr;
+    t = memwin_prim{};
+    memwin_prim_forward(&t, memwin_prim_host())->virtual_alloc_aligned = nullptr;
     return &t;
 }
 
@@ -275,9 +275,10 @@ struct Adversary {
     {
         a_below = memwin_prim_current();
         a_squats.clear();
-        adversary = *a_below;
+        adversary = memwin_prim{};
         adversary.virtual_free = a_free;
         adversary.virtual_alloc = a_alloc;
+        memwin_prim_forward(&adversary, a_below);
         prev = memwin_prim_set(&adversary);
     }
     ~Adversary()

@@ -204,12 +204,13 @@ PrimRecorder::PrimRecorder(bool capture_process)
     clear();
     rec_capture = capture_process;
     rec_below = memwin_prim_current();
-    rec_table = *rec_below;
+    rec_table = memwin_prim{};
     rec_table.virtual_alloc = r_alloc;
     rec_table.virtual_free = r_free;
     rec_table.write_stderr = r_write_stderr;
     rec_table.exit_process = r_exit_process;
     rec_table.virtual_alloc_aligned = r_alloc_aligned;
+    memwin_prim_forward(&rec_table, rec_below);
     rec_prev = memwin_prim_set(&rec_table);
 }
 
@@ -269,10 +270,10 @@ int null_free(void *, uintptr_t, uint32_t)
 const memwin_prim *null_table()
 {
     static memwin_prim t;
-    t = *memwin_prim_host();
+    t = memwin_prim{};
     t.virtual_alloc = null_alloc;
     t.virtual_free = null_free;
-    t.virtual_alloc_aligned = nullptr;
+    memwin_prim_forward(&t, memwin_prim_host())->virtual_alloc_aligned = nullptr;
     return &t;
 }
 } // namespace

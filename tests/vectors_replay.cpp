@@ -117,12 +117,6 @@ int tr_virtual_free(void *addr, uintptr_t size, uint32_t type)
     return r;
 }
 
-uint32_t tr_virtual_query(const void *addr, memwin_region_info *info)
-{
-    return t_below->virtual_query(addr, info);
-}
-uint32_t tr_get_last_error(void) { return t_below->get_last_error(); }
-void tr_set_last_error(uint32_t code) { t_below->set_last_error(code); }
 // While f_capturing, memwin's default fatal path runs without ending the
 // process: its text is dropped (record_fatal keeps Go's lines) and the
 // status it exits with is kept in f_status.
@@ -142,10 +136,25 @@ void tr_exit_process(int status)
     t_below->exit_process(status);
 }
 
-const memwin_prim trace_table = {
-    tr_virtual_alloc, tr_virtual_free,   tr_virtual_query, tr_get_last_error,
-    tr_set_last_error, tr_write_stderr, tr_exit_process, nullptr,
-};
+// The host's table with the VM calls traced and the process calls capturable.
+// The entries it does not change come from the host's table even while the
+// injector is below: the injector passes them on to the host's unchanged.
+const memwin_prim *trace_table()
+{
+    static const memwin_prim t = [] {
+        memwin_prim m{};
+        m.virtual_alloc = tr_virtual_alloc;
+        m.virtual_free = tr_virtual_free;
+        m.write_stderr = tr_write_stderr;
+        m.exit_process = tr_exit_process;
+        memwin_prim_forward(&m, memwin_prim_host());
+        // Still without the one-call aligned reservation: memwin reserves
+        // aligned with Go's sequence, which the vectors record.
+        m.virtual_alloc_aligned = nullptr;
+        return m;
+    }();
+    return &t;
+}
 
 // The injector sits between the tracing table and the host's, so the trace
 // sees injected failures (as the Go side's hook does).
@@ -157,7 +166,7 @@ void fault_clear()
         memwin_fault_clear();
     }
     t_below = memwin_prim_host();
-    memwin_prim_set(&trace_table);
+    memwin_prim_set(trace_table());
 }
 uint32_t fault_set(uint32_t ops, uint64_t nth, uint64_t count, uint32_t error)
 {
@@ -165,7 +174,7 @@ uint32_t fault_set(uint32_t ops, uint64_t nth, uint64_t count, uint32_t error)
     memwin_prim_set(memwin_prim_host());
     uint32_t r = memwin_fault_set(ops, nth, count, error);
     t_below = memwin_prim_current();
-    memwin_prim_set(&trace_table);
+    memwin_prim_set(trace_table());
     return r;
 }
 
@@ -228,7 +237,7 @@ public:
     {
         const memwin_prim *prev_table = memwin_prim_current();
         t_below = memwin_prim_host();
-        memwin_prim_set(&trace_table);
+        memwin_prim_set(trace_table());
         memwin_fatal_fn prev_fatal = memwin_set_fatal_handler(record_fatal, nullptr);
         ScopedEnv env(sc.env);
         f_hit = false;
@@ -244,7 +253,7 @@ public:
         cleanup();
         memwin_set_fatal_handler(prev_fatal == memwin_default_fatal ? nullptr : prev_fatal,
                                  nullptr);
-        memwin_prim_set(prev_table == &trace_table ? nullptr : prev_table);
+        memwin_prim_set(prev_table == trace_table() ? nullptr : prev_table);
     }
 
 private:

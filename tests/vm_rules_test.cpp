@@ -780,3 +780,59 @@ TEST(VmRules, CommittedPagesDoNotFault)
     EXPECT_EQ(r.status, 0);
     EXPECT_EQ(r.stderr_, "touching\n");
 }
+
+// ---- memwin_prim_forward (include/memwin_prim.h) ----------------------------
+
+namespace {
+// Entries told apart by identity: "t_" ones stand for a wrapper's own, "b_"
+// ones for the table below.
+void *t_alloc(void *, uintptr_t, uint32_t, uint32_t) { return nullptr; }
+uint32_t t_query(const void *, memwin_region_info *) { return 0; }
+void t_set_last_error(uint32_t) {}
+void t_exit_process(int) {}
+void *b_alloc(void *, uintptr_t, uint32_t, uint32_t) { return nullptr; }
+int b_free(void *, uintptr_t, uint32_t) { return 0; }
+uint32_t b_query(const void *, memwin_region_info *) { return 0; }
+uint32_t b_get_last_error() { return 0; }
+void b_set_last_error(uint32_t) {}
+void b_write_stderr(const char *, size_t) {}
+void b_exit_process(int) {}
+void *b_alloc_aligned(uintptr_t, uintptr_t, uint32_t, uint32_t) { return nullptr; }
+} // namespace
+
+TEST(PrimTable, ForwardFillsExactlyTheNullEntries)
+{
+    const memwin_prim below = {b_alloc,        b_free,         b_query,        b_get_last_error,
+                               b_set_last_error, b_write_stderr, b_exit_process, b_alloc_aligned};
+    memwin_prim t{};
+    t.virtual_alloc = t_alloc;
+    t.virtual_query = t_query;
+    t.set_last_error = t_set_last_error;
+    t.exit_process = t_exit_process;
+    EXPECT_EQ(memwin_prim_forward(&t, &below), &t);
+    // Set entries stay; NULL ones take below's.
+    EXPECT_TRUE(t.virtual_alloc == t_alloc);
+    EXPECT_TRUE(t.virtual_free == b_free);
+    EXPECT_TRUE(t.virtual_query == t_query);
+    EXPECT_TRUE(t.get_last_error == b_get_last_error);
+    EXPECT_TRUE(t.set_last_error == t_set_last_error);
+    EXPECT_TRUE(t.write_stderr == b_write_stderr);
+    EXPECT_TRUE(t.exit_process == t_exit_process);
+    EXPECT_TRUE(t.virtual_alloc_aligned == b_alloc_aligned);
+
+    // A table with every entry set is left as it is.
+    memwin_prim full = below;
+    full.virtual_alloc = t_alloc;
+    EXPECT_EQ(memwin_prim_forward(&full, H()), &full);
+    EXPECT_TRUE(full.virtual_alloc == t_alloc && full.virtual_free == b_free &&
+                full.virtual_query == b_query && full.get_last_error == b_get_last_error &&
+                full.set_last_error == b_set_last_error && full.write_stderr == b_write_stderr &&
+                full.exit_process == b_exit_process && full.virtual_alloc_aligned == b_alloc_aligned);
+    // An entry NULL in both stays NULL.
+    memwin_prim none{}, empty_below{};
+    EXPECT_EQ(memwin_prim_forward(&none, &empty_below), &none);
+    EXPECT_TRUE(none.virtual_alloc == nullptr && none.virtual_free == nullptr &&
+                none.virtual_query == nullptr && none.get_last_error == nullptr &&
+                none.set_last_error == nullptr && none.write_stderr == nullptr &&
+                none.exit_process == nullptr && none.virtual_alloc_aligned == nullptr);
+}

@@ -210,16 +210,19 @@ static int c_vf(void *a, uintptr_t n, uint32_t t)
     InterlockedIncrement64(&mw_calls);
     return below->virtual_free(a, n, t);
 }
-static uint32_t c_vq(const void *a, memwin_region_info *i) { return below->virtual_query(a, i); }
-static uint32_t c_gle(void) { return below->get_last_error(); }
-static void c_sle(uint32_t c) { below->set_last_error(c); }
-static void c_ws(const char *b, size_t l) { below->write_stderr(b, l); }
-static void c_ep(int s) { below->exit_process(s); }
-static const memwin_prim counting = {c_va, c_vf, c_vq, c_gle, c_sle, c_ws, c_ep, NULL};
+/* The host's table with the two VM calls counted; gw_memwin_counting fills
+ * the other entries from the host's the first time. */
+static memwin_prim counting = {.virtual_alloc = c_va, .virtual_free = c_vf};
 
 void gw_memwin_counting(int on)
 {
-    below = mw_prim_host();
+    if (on && !below) {
+        below = mw_prim_host();
+        memwin_prim_forward(&counting, below);
+        /* Still without the one-call aligned reservation: every reservation
+         * goes through virtual_alloc and is counted. */
+        counting.virtual_alloc_aligned = NULL;
+    }
     mw_prim_set(on ? &counting : NULL);
 }
 

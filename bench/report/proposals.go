@@ -32,7 +32,7 @@ func (r *report) proposals() {
 	r.p("## The Linux emulation: what was changed, and what remains\n\n")
 	r.p("memwin.dll on Windows is a thin layer over kernel32: its own work (the *memwin logic* row above) is tens of nanoseconds against ")
 	r.p("microseconds for each VirtualAlloc/VirtualFree under Wine, and it makes exactly the Go runtime's calls. ")
-	r.p("The costs were in the Linux emulation (`src/prim_linux.c`); each change below is measured by this run.\n\n")
+	r.p("The costs were in the Linux emulation (`src/emu/prim_linux.c`); each change below is measured by this run.\n\n")
 
 	r.p("### 1. One system call per transition: placement (`emu_map`, `emu_zone`)\n\n")
 	r.p("An address-free reservation is mapped with `MAP_FIXED_NOREPLACE` just below the previous one, already 64 KiB aligned: one `mmap`, ")

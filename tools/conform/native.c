@@ -294,35 +294,10 @@ static int mt_virtual_free(void *addr, uintptr_t size, uint32_t type)
     return r;
 }
 
-static uint32_t mt_virtual_query(const void *addr, memwin_region_info *info)
-{
-    return mt_below->virtual_query(addr, info);
-}
-
-static uint32_t mt_get_last_error(void)
-{
-    return mt_below->get_last_error();
-}
-
-static void mt_set_last_error(uint32_t code)
-{
-    mt_below->set_last_error(code);
-}
-
-static void mt_write_stderr(const char *bytes, size_t len)
-{
-    mt_below->write_stderr(bytes, len);
-}
-
-static void mt_exit_process(int status)
-{
-    mt_below->exit_process(status);
-}
-
-static const memwin_prim trace_table = {
-    mt_virtual_alloc, mt_virtual_free, mt_virtual_query, mt_get_last_error,
-    mt_set_last_error, mt_write_stderr, mt_exit_process, NULL,
-};
+/* The host's table with the two VM calls traced; cf_mw_trace_install fills
+ * the other entries from the host's before installing it. */
+static memwin_prim trace_table = {.virtual_alloc = mt_virtual_alloc,
+                                  .virtual_free = mt_virtual_free};
 
 int cf_mw_load(const uint16_t *path, char *err, size_t cap)
 {
@@ -367,6 +342,10 @@ void cf_mw_trace_install(void)
     if (mt_below)
         return;
     mt_below = mw.prim_host();
+    memwin_prim_forward(&trace_table, mt_below);
+    /* Still without the one-call aligned reservation: memwin reserves
+     * aligned with Go's sequence under the trace. */
+    trace_table.virtual_alloc_aligned = NULL;
     mw.prim_set(&trace_table);
 }
 

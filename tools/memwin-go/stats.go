@@ -16,7 +16,7 @@ type opStats struct {
 	classes                        []uint64
 }
 
-// stats is memwin's MEMWIN_STATS file (src/interpose.c).
+// stats is memwin's MEMWIN_STATS file (src/instrument/interpose.c).
 type stats struct {
 	op     map[string]*opStats
 	values map[string]uint64

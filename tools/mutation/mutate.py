@@ -22,8 +22,8 @@ import sys
 import threading
 import time
 
-# Files included by another translation unit (src/prim.c includes prim_linux.c).
-TU_OF = {"prim_linux.c": "prim.c", "prim_windows.c": "prim.c",
+# Files included by another translation unit (src/prim.c includes emu/prim_linux.c).
+TU_OF = {"emu/prim_linux.c": "prim.c", "prim_windows.c": "prim.c",
          "sysinfo_linux.c": "sysinfo.c", "sysinfo_windows.c": "sysinfo.c"}
 COPY = ["CMakeLists.txt", "cmake", "include", "src", "memwin.def"]
 
@@ -101,7 +101,7 @@ class Worker:
         os.makedirs(self.ref, exist_ok=True)
         for f in set(a.files):
             tu = TU_OF.get(f, f)
-            stripped_obj(self.obj(tu), os.path.join(self.ref, tu + ".o"))
+            stripped_obj(self.obj(tu), os.path.join(self.ref, tu.replace("/", "_") + ".o"))
 
     def obj(self, tu):
         return os.path.join(self.bld, "CMakeFiles", "memwin.dir", "src", tu + ".o")
@@ -121,7 +121,7 @@ class Worker:
             tu = TU_OF.get(m["file"], m["file"])
             tmp = os.path.join(self.dir, "mut.o")
             stripped_obj(self.obj(tu), tmp)
-            if sh(["cmp", "-s", tmp, os.path.join(self.ref, tu + ".o")])[0] == 0:
+            if sh(["cmp", "-s", tmp, os.path.join(self.ref, tu.replace("/", "_") + ".o")])[0] == 0:
                 m["result"] = "identical"
                 return
             lib = os.path.join(self.bld, "libmemwin.so")
@@ -386,7 +386,7 @@ def main():
     ap.add_argument("--build", required=True, help="scratch directory (worker trees, mutants)")
     ap.add_argument("--base", required=True, help="configured build dir holding memwin-conform and memwin_tests")
     ap.add_argument("--mutate", required=True, help="universalmutator's mutate program")
-    ap.add_argument("--files", default="mem.c,mem_windows.c,reserve_aligned.c,prim_linux.c")
+    ap.add_argument("--files", default="api.c,mem.c,mem_windows.c,reserve_aligned.c,emu/prim_linux.c")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sample", type=int, default=0, help="judge N mutants drawn at random (0: all)")
     ap.add_argument("--seed", type=int, default=1)

@@ -1,4 +1,4 @@
-# file: mem_windows.c
+# file: api.c
 # sysMapOS commits the range (as a POSIX-minded port might), where Go's
 # Windows sysMapOS does nothing.
 /^void sysMapOS/,/^}/s/^}/    else\

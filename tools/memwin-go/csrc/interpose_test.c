@@ -1,4 +1,4 @@
-/* Unit test of memwin's interposers (src/interpose.c), run natively against
+/* Unit test of memwin's interposers (src/instrument/interpose.c), run natively against
  * libmemwin.so (the Linux emulation underneath) and under Wine against
  * memwin.dll (kernel32 underneath).  Built and run by check.sh.
  * Usage: interpose_test TRACEFILE   (prints "ok" lines; exit 1 on failure) */

@@ -1,16 +1,17 @@
-/* The seed's heap layer: Go 1.5's contiguous heap (mheap with its spans
+/* Go 1.5's heap layer: the contiguous heap (mheap with its spans
  * array and heap bitmap mapped on demand), on memwin's own handshake. */
 #include <stdio.h>
 #include <string.h>
 
-#include "atomics.h"
-#include "fatal.h"
-#include "mem_internal.h"
+#include "../atomics.h"
+#include "../fatal.h"
+#include "../mem.h"
 #include "memwin_heap.h"
-#include "prim.h"
+#include "../host.h"
+#include "../vm.h"
 
 #define HEAP_PAGE ((uintptr_t)8192)    /* Go's runtime page */
-#define PHYS_PAGE ((uintptr_t)4096)    /* physical page on both targets */
+#define PHYS_PAGE MW_PAGE              /* the physical page (src/vm.h) */
 #define BITMAP_CHUNK ((uintptr_t)8192) /* bitmap is mapped in these chunks */
 /* Arena bytes described by one bitmap byte: 4 words (2 bits per word). */
 #define BITMAP_SCALE ((uintptr_t)sizeof(void *) * 4)

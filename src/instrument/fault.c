@@ -1,7 +1,11 @@
 /* Fault injection: a primitive table that fails chosen calls with a chosen
- * error code and forwards every other call to the table it wraps. */
-#include "atomics.h"
-#include "prim.h"
+ * error code and forwards every other call to the table it wraps.  The
+ * wrapped table changes at run time (each memwin_fault_set wraps the one in
+ * force) while other threads may be calling through this one, so every
+ * entry reads it atomically at each call instead of being filled once by
+ * memwin_prim_forward. */
+#include "../atomics.h"
+#include "memwin_prim.h"
 
 static uint64_t f_ops, f_nth, f_count, f_error, f_seen, f_failed;
 static void *f_below;

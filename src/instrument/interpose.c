@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomics.h"
-#include "env.h"
-#include "prim.h"
+#include "../atomics.h"
+#include "../env.h"
+#include "../host.h"
+#include "interpose.h"
+#include "../vm.h"
 
 #if defined(_WIN32)
 #include <windows.h>
@@ -31,7 +33,7 @@
 #include <unistd.h>
 #endif
 
-#define PAGE ((uint64_t)4096)
+#define PAGE ((uint64_t)MW_PAGE) /* as uint64_t, for the 64-bit arithmetic below */
 #define ERR_COMMITMENT_LIMIT 1455u
 #define ERR_NOT_ENOUGH_MEMORY 8u
 
@@ -424,7 +426,6 @@ static void expand_pid(plat_char *path, size_t cap)
 }
 
 static void write_trace_header(void);
-static void at_exit_flush(void);
 static void apply_policy(const memwin_interpose_policy *p);
 
 static void do_init(void)
@@ -461,7 +462,7 @@ static void do_init(void)
     }
 #if !(defined(_WIN32) && defined(memwin_EXPORTS))
     /* memwin.dll flushes in DllMain instead (Go exits with ExitProcess). */
-    atexit(at_exit_flush);
+    atexit(memwin_interpose_at_exit);
 #endif
 }
 
@@ -998,7 +999,7 @@ uint32_t memwin_interpose_flush(void)
     return r;
 }
 
-static void at_exit_flush(void)
+void memwin_interpose_at_exit(void)
 {
     int locked;
     if (!mw_load64(&init_done))
@@ -1010,18 +1011,6 @@ static void at_exit_flush(void)
         ip_unlock();
 }
 
-#if defined(_WIN32) && defined(memwin_EXPORTS)
-BOOL WINAPI DllMain(HINSTANCE inst, DWORD reason, LPVOID reserved);
-
-BOOL WINAPI DllMain(HINSTANCE inst, DWORD reason, LPVOID reserved)
-{
-    (void)inst;
-    (void)reserved;
-    if (reason == DLL_PROCESS_DETACH)
-        at_exit_flush();
-    return TRUE;
-}
-#endif
 
 /* ---- the interposers as a memwin primitive table ----------------------- */
 
@@ -1035,41 +1024,36 @@ static int ipr_free(void *a, uintptr_t n, uint32_t type)
     return memwin_VirtualFree(a, n, type) ? 1 : 0;
 }
 
-static uint32_t ipr_query(const void *addr, memwin_region_info *info)
-{
-    return memwin_host_prim.virtual_query(addr, info);
-}
-
-static uint32_t ipr_get_last_error(void)
-{
-    return memwin_host_prim.get_last_error();
-}
-
-static void ipr_set_last_error(uint32_t code)
-{
-    memwin_host_prim.set_last_error(code);
-}
-
-static void ipr_write_stderr(const char *bytes, size_t len)
-{
-    memwin_host_prim.write_stderr(bytes, len);
-}
-
 static void ipr_exit_process(int status)
 {
     /* The trace and counters of a dying process are the interesting ones. */
-    at_exit_flush();
+    memwin_interpose_at_exit();
     memwin_host_prim.exit_process(status);
 }
 
-static const memwin_prim interpose_table = {
-    ipr_alloc,          ipr_free,         ipr_query,        ipr_get_last_error,
-    ipr_set_last_error, ipr_write_stderr, ipr_exit_process,
-    NULL, /* no one-call aligned reservation: every reservation goes through VirtualAlloc */
-};
+/* The interposers' table: alloc, free and exit are theirs, the rest the
+ * host's; filled once, before the first caller gets it. */
+static memwin_prim interpose_table;
+static uint32_t table_lock;
+static uint64_t table_ready;
 
 const memwin_prim *memwin_interpose_prim(void)
 {
+    if (mw_load64(&table_ready))
+        return &interpose_table;
+    while (!mw_try_lock32(&table_lock))
+        memwin_host_yield();
+    if (!mw_load64(&table_ready)) {
+        interpose_table.virtual_alloc = ipr_alloc;
+        interpose_table.virtual_free = ipr_free;
+        interpose_table.exit_process = ipr_exit_process;
+        memwin_prim_forward(&interpose_table, &memwin_host_prim);
+        /* No one-call aligned reservation: every reservation goes through
+         * VirtualAlloc, where the interposers see it. */
+        interpose_table.virtual_alloc_aligned = NULL;
+        mw_store64(&table_ready, 1);
+    }
+    mw_unlock32(&table_lock);
     return &interpose_table;
 }
 

@@ -1,4 +1,4 @@
-// The seed's heap layer (mheap, memstats, mHeapMapBits, mHeapMapSpans) and
+// Go 1.5's heap layer (mheap, memstats, mHeapMapBits, mHeapMapSpans) and
 // its extras (memory status, large pages, the opt-in OOM report), checked
 // through the page-state query, the counters and the OS's own figures.
 #include <gtest/gtest.h>

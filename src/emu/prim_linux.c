@@ -30,15 +30,13 @@
 #include <unistd.h>
 
 #include "../rtree.h"
+#include "../vm.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-#define EMU_PAGE ((uintptr_t)4096)
-#define EMU_GRANULE ((uintptr_t)65536)
-/* Windows x64 user address space: [64 KiB, 0x7FFFFFFEFFFF]. */
-#define EMU_MIN_ADDR ((uintptr_t)0x10000)
+/* Windows x64 user address space: [MW_MIN_ADDR, 0x7FFFFFFEFFFF]. */
 #define EMU_MAX_ADDR ((uintptr_t)0x7FFFFFFEFFFFull)
 
 typedef struct emu_resv {
@@ -60,6 +58,18 @@ static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
  * there are few of them, so the tree stays shallow. */
 #define EMU_BIG_SPAN ((uintptr_t)1 << 20)
 static rtree_node *emu_big_root;
+/* Big reservations by the granule of their base, direct-mapped (a newer one
+ * takes the slot of an older one): a lookup in a big reservation's first
+ * granule (commit, decommit, release at its base) needs no tree walk.  A
+ * slot holds a live reservation or NULL; fixed size, so it allocates
+ * nothing. */
+#define EMU_BIG_SLOTS 1024u
+static emu_resv *emu_big_slot[EMU_BIG_SLOTS];
+
+static unsigned emu_big_hash(uintptr_t addr)
+{
+    return (unsigned)(((uint64_t)(addr >> 16) * 0x9E3779B97F4A7C15ull) >> 54);
+}
 /* Records of released reservations, reused by the next reservations (at most
  * EMU_SPARES_MAX): a reserve/release pair then costs no malloc or free. */
 #define EMU_SPARES_MAX 256
@@ -76,8 +86,10 @@ static _Thread_local uint32_t emu_last_error;
 /* A record no longer in use: kept for the next reservation, or freed. */
 static void emu_resv_drop(emu_resv *r)
 {
-    free(r->runs);
-    r->runs = NULL;
+    if (r->runs) {
+        free(r->runs);
+        r->runs = NULL;
+    }
     if (emu_nspares < EMU_SPARES_MAX) {
         r->spare = emu_spares;
         emu_spares = r;
@@ -208,12 +220,21 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
     return 1;
 }
 
+/* The big reservation whose base lies in the granule of addr, or NULL. */
+static emu_resv *emu_big_at(uintptr_t addr)
+{
+    emu_resv *r = emu_big_slot[emu_big_hash(addr)];
+    if (r && r->base == (addr & ~(MW_GRANULE - 1)))
+        return r;
+    return emu_big_of(rtree_floor(emu_big_root, addr));
+}
+
 /* The reservation whose pages [base, base+size) contain addr. */
 static emu_resv *emu_find(uintptr_t addr)
 {
     emu_resv *r = emu_index_get(addr);
     if (!r && emu_big_root)
-        r = emu_big_of(rtree_floor(emu_big_root, addr));
+        r = emu_big_at(addr);
     return (r && addr - r->base < r->size) ? r : NULL;
 }
 
@@ -234,14 +255,24 @@ static uintptr_t emu_next_leaf(uintptr_t l)
 static uintptr_t emu_next_owned(uintptr_t g, uintptr_t end)
 {
     while (g < end) {
-        uintptr_t l = emu_next_leaf(g >> EMU_LEAF_BITS), first = l << EMU_LEAF_BITS, i;
+        uintptr_t l = g >> EMU_LEAF_BITS, first, lim, i;
+        if (!emu_index[l]) {
+            if ((end - 1) >> EMU_LEAF_BITS == l)
+                return end; /* the range ends in this absent leaf */
+            l = emu_next_leaf(l);
+        }
+        first = l << EMU_LEAF_BITS;
         if (l >= EMU_LEAVES || first >= end)
             return end;
         if (first > g)
             g = first;
-        i = emu_next_bit(emu_index[l]->owned, EMU_LEAF_SLOTS / 64, g - first);
-        if (i < EMU_LEAF_SLOTS)
-            return first + i < end ? first + i : end;
+        /* Only the words of owned bits that [g, end) covers are read. */
+        lim = end - first < EMU_LEAF_SLOTS ? end - first : EMU_LEAF_SLOTS;
+        i = emu_next_bit(emu_index[l]->owned, (lim + 63) / 64, g - first);
+        if (i < lim)
+            return first + i;
+        if (lim < EMU_LEAF_SLOTS)
+            return end;
         g = first + EMU_LEAF_SLOTS; /* nothing owned in the rest of this leaf */
     }
     return end;
@@ -275,15 +306,20 @@ static int emu_track(emu_resv *r)
         return emu_index_set(r->base, r->span, r);
     r->big.key = r->base;
     emu_big_root = rtree_insert(emu_big_root, &r->big);
+    emu_big_slot[emu_big_hash(r->base)] = r;
     return 1;
 }
 
 static void emu_untrack(emu_resv *r)
 {
-    if (r->span < EMU_BIG_SPAN)
+    if (r->span < EMU_BIG_SPAN) {
         emu_index_set(r->base, r->span, NULL);
-    else
+    } else {
+        emu_resv **slot = &emu_big_slot[emu_big_hash(r->base)];
+        if (*slot == r)
+            *slot = NULL;
         emu_big_root = rtree_remove(emu_big_root, r->base);
+    }
 }
 
 /* ---- reuse of released address space ------------------------------------
@@ -310,8 +346,16 @@ static unsigned emu_hole_cached;
 #define EMU_QUARANTINE 64
 static struct {
     uintptr_t lo, hi;
+    unsigned stamp; /* emu_placed_anywhere when the range came in */
+    int dirty;      /* a hole may have been made over part of it */
 } emu_quar[EMU_QUARANTINE];
 static unsigned emu_quar_next, emu_quar_n;
+/* Counts the reservations placed other than in a hole or below the zone
+ * (at an address asked for, or where the kernel chose, which moves the
+ * zone): only these can take part of a quarantined range.  A range that
+ * leaves the quarantine with the count unchanged since it came in, and not
+ * dirty, is then owned by no reservation and needs no lookup. */
+static unsigned emu_placed_anywhere;
 /* The top of the zone: [emu_low, emu_zone_hi) is where reservations without
  * an address have gone since the zone was placed (0: no zone yet). */
 static uintptr_t emu_zone_hi;
@@ -510,15 +554,10 @@ static void emu_hole_carve(uintptr_t b, uintptr_t e)
     }
 }
 
-/* Adds [lo, hi) (not overlapping any hole) to the holes, joined with the
- * holes that touch it. */
-static void emu_hole_join(uintptr_t lo, uintptr_t hi)
+/* Adds [lo, hi) (not overlapping any hole) to the holes, joined with l and
+ * r: the holes ending at lo and starting at hi, or NULL. */
+static void emu_hole_link(uintptr_t lo, uintptr_t hi, emu_hole *l, emu_hole *r)
 {
-    emu_hole *l = emu_hole_floor(lo), *r = emu_hole_floor(hi);
-    if (l && l->hi != lo)
-        l = NULL;
-    if (r && r->lo != hi)
-        r = NULL;
     if (l && r) {
         uintptr_t top = r->hi;
         emu_holes = emu_hole_remove(emu_holes, r->lo);
@@ -536,12 +575,48 @@ static void emu_hole_join(uintptr_t lo, uintptr_t hi)
     }
 }
 
+/* Adds [lo, hi) (not overlapping any hole) to the holes, joined with the
+ * holes that touch it. */
+static void emu_hole_join(uintptr_t lo, uintptr_t hi)
+{
+    emu_hole *l = emu_hole_floor(lo), *r = emu_hole_floor(hi);
+    if (l && l->hi != lo)
+        l = NULL;
+    if (r && r->lo != hi)
+        r = NULL;
+    emu_hole_link(lo, hi, l, r);
+}
+
+/* Makes all of [lo, hi) a hole: emu_hole_carve then emu_hole_join, with one
+ * walk down the tree when no hole overlaps it (the common case). */
+static void emu_hole_free(uintptr_t lo, uintptr_t hi)
+{
+    emu_hole *n = emu_holes, *at = NULL, *lt = NULL; /* lo == hi; last lo < hi */
+    while (n) {
+        if (n->lo < hi) {
+            lt = n;
+            n = n->right;
+        } else {
+            if (n->lo == hi)
+                at = n;
+            n = n->left;
+        }
+    }
+    if (lt && lt->hi > lo) { /* a hole overlaps it (released twice) */
+        emu_hole_carve(lo, hi);
+        emu_hole_join(lo, hi);
+        return;
+    }
+    /* No hole starts inside [lo, hi): lt is the one below it, if any. */
+    emu_hole_link(lo, hi, lt && lt->hi == lo ? lt : NULL, at);
+}
+
 /* The reservation owning the granule of a, or NULL. */
 static emu_resv *emu_owner(uintptr_t a)
 {
     emu_resv *r = emu_index_get(a);
     if (!r && emu_big_root) {
-        r = emu_big_of(rtree_floor(emu_big_root, a));
+        r = emu_big_at(a);
         if (r && a - r->base >= r->span)
             r = NULL;
     }
@@ -553,8 +628,7 @@ static emu_resv *emu_owner(uintptr_t a)
 static void emu_hole_add_free(uintptr_t lo, uintptr_t hi)
 {
     if (!emu_overlaps(lo, hi - lo)) { /* the common case: all of it */
-        emu_hole_carve(lo, hi);
-        emu_hole_join(lo, hi);
+        emu_hole_free(lo, hi);
         return;
     }
     while (lo < hi) {
@@ -567,10 +641,29 @@ static void emu_hole_add_free(uintptr_t lo, uintptr_t hi)
         e = emu_next_base(lo);
         if (e > hi)
             e = hi;
-        emu_hole_carve(lo, e); /* already a hole in part (released twice) */
-        emu_hole_join(lo, e);
+        emu_hole_free(lo, e); /* already a hole in part (released twice) */
         lo = e;
     }
+}
+
+/* Quarantined range i leaves for the holes.  Holes only ever come from
+ * here, and reservations placed in a hole or below the zone cannot meet a
+ * quarantined range that no hole overlaps: so a range with no placement
+ * elsewhere since it came in, and no hole made over it, is all free.
+ * Otherwise its free parts are looked up, and the ranges still quarantined
+ * that the new holes may overlap are marked for the same. */
+static void emu_quar_leave(unsigned i)
+{
+    uintptr_t lo = emu_quar[i].lo, hi = emu_quar[i].hi;
+    unsigned j;
+    if (emu_quar[i].stamp == emu_placed_anywhere && !emu_quar[i].dirty) {
+        emu_hole_free(lo, hi);
+        return;
+    }
+    emu_hole_add_free(lo, hi);
+    for (j = 0; j < emu_quar_n; j++)
+        if (j != i && emu_quar[j].lo < hi && lo < emu_quar[j].hi)
+            emu_quar[j].dirty = 1;
 }
 
 /* [lo, hi) has been unmapped: if it lies in the zone it is quarantined,
@@ -581,11 +674,13 @@ static void emu_released(uintptr_t lo, uintptr_t hi)
     if (!emu_zone_hi || lo < emu_low || hi > emu_zone_hi)
         return;
     if (emu_quar_n == EMU_QUARANTINE)
-        emu_hole_add_free(emu_quar[i].lo, emu_quar[i].hi);
+        emu_quar_leave(i);
     else
         emu_quar_n++;
     emu_quar[i].lo = lo;
     emu_quar[i].hi = hi;
+    emu_quar[i].stamp = emu_placed_anywhere;
+    emu_quar[i].dirty = 0;
     emu_quar_next = (i + 1) % EMU_QUARANTINE;
 }
 
@@ -648,6 +743,7 @@ static uint32_t emu_errno_code(int e)
 #define EMU_ZONE_GAP ((uintptr_t)64 << 30)
 static uintptr_t emu_zone(uintptr_t a)
 {
+    emu_placed_anywhere++;
     if (a > 4 * EMU_ZONE_GAP)
         emu_low = a - EMU_ZONE_GAP;
     else if (a + 2 * EMU_ZONE_GAP <= EMU_MAX_ADDR)
@@ -684,11 +780,12 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t len, uintptr_t span, uintptr_
             *err = MEMWIN_ERROR_INVALID_ADDRESS;
             return 0;
         }
+        emu_placed_anywhere++;
         return want;
     }
     /* The highest hole of the zone that fits, if any: its top end. */
     for (;;) {
-        emu_hole *h = emu_hole_fit(span + (align - EMU_GRANULE));
+        emu_hole *h = emu_hole_fit(span + (align - MW_GRANULE));
         if (!h)
             break;
         a = (h->hi - span) & ~(align - 1);
@@ -703,7 +800,7 @@ static uintptr_t emu_map(uintptr_t want, uintptr_t len, uintptr_t span, uintptr_
             break;
         emu_hole_carve(h->lo, h->hi); /* something else maps there now */
     }
-    if (emu_low > span && ((emu_low - span) & ~(align - 1)) >= EMU_MIN_ADDR) {
+    if (emu_low > span && ((emu_low - span) & ~(align - 1)) >= MW_MIN_ADDR) {
         a = (emu_low - span) & ~(align - 1);
         p = mmap((void *)a, len, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
         if (p != MAP_FAILED && (uintptr_t)p == a)
@@ -762,7 +859,7 @@ static size_t emu_run_at(const emu_resv *r, uintptr_t i)
 /* The page after run k. */
 static uintptr_t emu_run_end(const emu_resv *r, size_t k)
 {
-    return k + 1 < r->nruns ? EMU_RUN_FIRST(r->runs[k + 1]) : r->size / EMU_PAGE;
+    return k + 1 < r->nruns ? EMU_RUN_FIRST(r->runs[k + 1]) : r->size / MW_PAGE;
 }
 
 /* The state of page i of r, and (if end) the page where its run ends. */
@@ -771,7 +868,7 @@ static uint8_t emu_page(const emu_resv *r, uintptr_t i, uintptr_t *end)
     size_t k;
     if (!r->runs) {
         if (end)
-            *end = r->size / EMU_PAGE;
+            *end = r->size / MW_PAGE;
         return r->uniform;
     }
     k = emu_run_at(r, i);
@@ -794,7 +891,7 @@ static int emu_pages_ready(emu_resv *r, uintptr_t first, uintptr_t count)
 {
     size_t cap;
     uint64_t *runs;
-    if (first == 0 && count == r->size / EMU_PAGE)
+    if (first == 0 && count == r->size / MW_PAGE)
         return 1;
     if (r->runs && r->nruns + 2 <= r->cap)
         return 1;
@@ -822,10 +919,12 @@ static void emu_pages_set(emu_resv *r, uintptr_t first, uintptr_t count, uint8_t
     size_t k0, k1, lo, hi, m = 0, i;
     uint64_t piece[3], out[3];
     unsigned prev, n = 0;
-    if (first == 0 && count == r->size / EMU_PAGE) {
-        free(r->runs);
-        r->runs = NULL;
-        r->nruns = r->cap = 0;
+    if (first == 0 && count == r->size / MW_PAGE) {
+        if (r->runs) {
+            free(r->runs);
+            r->runs = NULL;
+            r->nruns = r->cap = 0;
+        }
         r->uniform = s;
         return;
     }
@@ -864,22 +963,22 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
     int commit = (type & MEMWIN_MEM_COMMIT) != 0;
     emu_resv *r;
     if (addr) {
-        base = addr & ~(EMU_GRANULE - 1);
-        if (addr + size < addr || addr + size > EMU_MAX_ADDR + 1 || base < EMU_MIN_ADDR) {
+        base = addr & ~(MW_GRANULE - 1);
+        if (addr + size < addr || addr + size > EMU_MAX_ADDR + 1 || base < MW_MIN_ADDR) {
             emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
             return NULL;
         }
-        end = (addr + size + EMU_PAGE - 1) & ~(EMU_PAGE - 1);
+        end = (addr + size + MW_PAGE - 1) & ~(MW_PAGE - 1);
     } else {
-        if (size > EMU_MAX_ADDR - EMU_MIN_ADDR) {
+        if (size > EMU_MAX_ADDR - MW_MIN_ADDR) {
             emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
             return NULL;
         }
         base = 0;
-        end = (size + EMU_PAGE - 1) & ~(EMU_PAGE - 1);
+        end = (size + MW_PAGE - 1) & ~(MW_PAGE - 1);
     }
     size = end - base;
-    span = (size + EMU_GRANULE - 1) & ~(EMU_GRANULE - 1);
+    span = (size + MW_GRANULE - 1) & ~(MW_GRANULE - 1);
     pthread_mutex_lock(&emu_lock);
     if (emu_pending)
         emu_retry_pending();
@@ -927,21 +1026,21 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
 
 static void *emu_commit(uintptr_t addr, uintptr_t size, uint32_t protect)
 {
-    uintptr_t start = addr & ~(EMU_PAGE - 1), end, first, count;
+    uintptr_t start = addr & ~(MW_PAGE - 1), end, first, count;
     emu_resv *r;
     uint32_t err = 0;
     if (addr + size < addr || addr + size > EMU_MAX_ADDR + 1) {
         emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
         return NULL;
     }
-    end = (addr + size + EMU_PAGE - 1) & ~(EMU_PAGE - 1);
+    end = (addr + size + MW_PAGE - 1) & ~(MW_PAGE - 1);
     pthread_mutex_lock(&emu_lock);
     r = emu_find(start);
     if (!r || end - r->base > r->size) {
         err = MEMWIN_ERROR_INVALID_ADDRESS;
     } else {
-        first = (start - r->base) / EMU_PAGE;
-        count = (end - start) / EMU_PAGE;
+        first = (start - r->base) / MW_PAGE;
+        count = (end - start) / MW_PAGE;
         if (!emu_all_pages(r, first, count, (uint8_t)protect)) {
             if (!emu_pages_ready(r, first, count) ||
                 mprotect((void *)start, end - start, emu_unix_prot(protect)) != 0)
@@ -967,7 +1066,7 @@ static void *emu_virtual_alloc(void *addr, uintptr_t size, uint32_t type, uint32
     }
     /* Commit without an address reserves too, as Windows does. */
     if ((type & MEMWIN_MEM_RESERVE) || addr == NULL)
-        return emu_reserve((uintptr_t)addr, size, EMU_GRANULE, type, protect);
+        return emu_reserve((uintptr_t)addr, size, MW_GRANULE, type, protect);
     return emu_commit((uintptr_t)addr, size, protect);
 }
 
@@ -979,7 +1078,7 @@ static void *emu_virtual_alloc_aligned(uintptr_t size, uintptr_t align, uint32_t
     const uint32_t known = MEMWIN_MEM_COMMIT | MEMWIN_MEM_RESERVE;
     /* Commit alone reserves too, as without an address in VirtualAlloc. */
     if (size == 0 || (type & known) == 0 || (type & ~known) != 0 ||
-        !emu_valid_protect(protect) || align < EMU_GRANULE || (align & (align - 1)) != 0) {
+        !emu_valid_protect(protect) || align < MW_GRANULE || (align & (align - 1)) != 0) {
         emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
         return NULL;
     }
@@ -990,7 +1089,7 @@ static void *emu_virtual_alloc_aligned(uintptr_t size, uintptr_t align, uint32_t
  * when committed again.  Called with the lock held. */
 static uint32_t emu_decommit(emu_resv *r, uintptr_t start, uintptr_t end)
 {
-    uintptr_t first = (start - r->base) / EMU_PAGE, count = (end - start) / EMU_PAGE;
+    uintptr_t first = (start - r->base) / MW_PAGE, count = (end - start) / MW_PAGE;
     void *p;
     if (emu_all_pages(r, first, count, 0))
         return 0;
@@ -1006,7 +1105,7 @@ static uint32_t emu_decommit(emu_resv *r, uintptr_t start, uintptr_t end)
 
 static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
 {
-    uintptr_t a = (uintptr_t)addr, start = a & ~(EMU_PAGE - 1), end;
+    uintptr_t a = (uintptr_t)addr, start = a & ~(MW_PAGE - 1), end;
     uint32_t err = 0;
     emu_resv *r, *gone = NULL;
     if ((type != MEMWIN_MEM_DECOMMIT && type != MEMWIN_MEM_RELEASE) ||
@@ -1043,7 +1142,7 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
             err = emu_decommit(r, r->base, r->base + r->size);
         }
     } else {
-        end = (a + size + EMU_PAGE - 1) & ~(EMU_PAGE - 1);
+        end = (a + size + MW_PAGE - 1) & ~(MW_PAGE - 1);
         if (end - r->base > r->size)
             err = MEMWIN_ERROR_INVALID_PARAMETER;
         else
@@ -1061,7 +1160,7 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
 
 static uint32_t emu_virtual_query(const void *addr, memwin_region_info *info)
 {
-    uintptr_t page = (uintptr_t)addr & ~(EMU_PAGE - 1);
+    uintptr_t page = (uintptr_t)addr & ~(MW_PAGE - 1);
     emu_resv *r;
     if ((uintptr_t)addr > EMU_MAX_ADDR || !info)
         return MEMWIN_ERROR_INVALID_PARAMETER;
@@ -1069,13 +1168,13 @@ static uint32_t emu_virtual_query(const void *addr, memwin_region_info *info)
     r = emu_find(page);
     info->base = (void *)page;
     if (r) {
-        uintptr_t i = (page - r->base) / EMU_PAGE, j;
+        uintptr_t i = (page - r->base) / MW_PAGE, j;
         uint8_t s = emu_page(r, i, &j);
         info->allocation_base = (void *)r->base;
         info->allocation_protect = r->alloc_protect;
         info->state = s ? MEMWIN_MEM_COMMIT : MEMWIN_MEM_RESERVE;
         info->protect = s;
-        info->region_size = (j - i) * EMU_PAGE;
+        info->region_size = (j - i) * MW_PAGE;
     } else {
         uintptr_t next = emu_next_base(page);
         info->allocation_base = NULL;

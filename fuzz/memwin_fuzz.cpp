@@ -22,7 +22,7 @@
 //
 // Input format (all integers little-endian): a sequence of operations, each
 // one opcode byte (low 5 bits: operation, high 3 bits: slot 0..7) and its
-// operands; see Decode() and fuzz/vec2seed.py, which writes the same format.
+// operands; see Decode() and fuzz/vec2seed.cpp, which writes the same format.
 //
 // Accounting rule of the model (see AcctRefuse): the sysMemStat is a byte
 // count in [0, 2^63), Go's int64 view of it; an accounted call that would

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds memwin_fuzz (clang: libFuzzer + AddressSanitizer + UBSan) in
-# build/fuzz, makes its seed corpus from tests/vectors/*.vec (if present)
-# and the hand-written fuzz/seeds/*.vec, replays every seed once, then fuzzes
-# for a bounded time and prints the executions reached.
+# Builds memwin_fuzz (clang: libFuzzer + AddressSanitizer + UBSan) and
+# vec2seed in build/fuzz, makes the seed corpus from tests/vectors/*.vec (if
+# present) and the hand-written fuzz/seeds/*.vec with vec2seed, replays every
+# seed once, then fuzzes for a bounded time and prints the executions reached.
 #
 # Environment:
 #   FUZZ_SECONDS       fuzzing time in seconds (default 60)
@@ -22,7 +22,7 @@ echo "fuzz: building $fuzzer"
 mkdir -p "$bdir"
 if ! { cmake -S "$root/fuzz" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
          -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >"$bdir/configure.log" 2>&1 \
-       && cmake --build "$bdir" --target memwin_fuzz >"$bdir/build.log" 2>&1; }; then
+       && cmake --build "$bdir" --target memwin_fuzz vec2seed >"$bdir/build.log" 2>&1; }; then
     cat "$bdir/configure.log" "$bdir/build.log" 2>/dev/null | tail -n 40
     echo "fuzz: build failed"
     exit 2
@@ -33,7 +33,7 @@ rm -rf "$seeds"
 mkdir -p "$seeds" "$corpus" "$artifacts"
 shopt -s nullglob
 vecs=("$root"/tests/vectors/*.vec "$root"/fuzz/seeds/*.vec)
-python3 "$root/fuzz/vec2seed.py" --quiet --out "$seeds" "${vecs[@]}" || exit 2
+"$bdir/vec2seed" --quiet --out "$seeds" "${vecs[@]}" || exit 2
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=64:malloc_context_size=8}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}

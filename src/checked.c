@@ -385,13 +385,16 @@ static int check_stat(refusal *rf, memwin_op op, void *v, uintptr_t n, const sys
     return 1;
 }
 
-/* Room for set_pages over [v, v+n), or the tracker's own refusal before
- * any effect. */
+/* The tracker's own refusal when it cannot allocate: before any effect. */
+static int refuse_no_memory(refusal *rf, memwin_op op, void *v, uintptr_t n)
+{
+    return refuse(rf, op, v, n, MEMWIN_ERR_OS, "out of memory for the tracker");
+}
+
+/* Room for set_pages over [v, v+n), or the tracker's own refusal. */
 static int check_room(refusal *rf, memwin_op op, void *v, uintptr_t n)
 {
-    if (make_room((uintptr_t)v, n))
-        return 1;
-    return refuse(rf, op, v, n, MEMWIN_ERR_OS, "out of memory for the tracker");
+    return make_room((uintptr_t)v, n) || refuse_no_memory(rf, op, v, n);
 }
 
 /* A reservation's hint and size. */
@@ -411,7 +414,7 @@ static trk_resv *record_new(refusal *rf, memwin_op op, void *v, uintptr_t n)
 {
     trk_resv *rec = trk_new();
     if (!rec)
-        refuse(rf, op, v, n, MEMWIN_ERR_OS, "out of memory for the tracker");
+        refuse_no_memory(rf, op, v, n);
     return rec;
 }
 

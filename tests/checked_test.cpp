@@ -136,16 +136,29 @@ TEST_F(Checked, RangeExportsRefuseBadArguments)
 {
     for (const RangeExport &e : RangeExports(&stat)) {
         SCOPED_TRACE(e.name);
+        // Each refusal names the export that refused it, as Go's throws do.
+        const std::string who = std::string("runtime: ") + e.name + "(";
+        auto named = [&] {
+            std::string msg = memwin_last_error_message();
+            EXPECT_EQ(msg.compare(0, who.size(), who), 0) << msg;
+        };
         ExpectRefused("null", MEMWIN_ERR_NULL, [&] { e.call(nullptr, kPage); });
+        named();
         ExpectRefused("unaligned", MEMWIN_ERR_UNALIGNED, [&] { e.call(a + 1, kPage); });
+        named();
         ExpectRefused("zero size", MEMWIN_ERR_SIZE, [&] { e.call(a, 0); });
+        named();
         ExpectRefused("size not a page multiple", MEMWIN_ERR_SIZE, [&] { e.call(a, 100); });
+        named();
         ExpectRefused("v+n overflows", MEMWIN_ERR_OVERFLOW,
                       [&] { e.call(a, UINTPTR_MAX & ~(kPage - 1)); });
+        named();
         ExpectRefused("past the reservations", MEMWIN_ERR_NOT_MANAGED,
                       [&] { e.call(b, 2 << 16); });
+        named();
         ExpectRefused("free memory", MEMWIN_ERR_NOT_MANAGED,
                       [&] { e.call(b + (1 << 16), kPage); });
+        named();
     }
 }
 
@@ -170,6 +183,35 @@ TEST_F(Checked, WrongStateTransitionsAreRefused)
     EXPECT_NE(msg.find("sysUnused("), std::string::npos) << msg;
     EXPECT_NE(msg.find("is Prepared; the call needs Ready"), std::string::npos) << msg;
     EXPECT_NE(msg.find("fatal error: memwin: illegal state transition"), std::string::npos) << msg;
+}
+
+// A commit that fails (Go's fatal error, returned as MEMWIN_ERR_OS in
+// recoverable mode) leaves the pages Prepared: the tracker must not record
+// them Ready, so decommitting them is still refused.  Both of Go's messages:
+// out of memory (8) and failed to commit (87).
+TEST_F(Checked, FailedCommitLeavesPagesPrepared)
+{
+    uint8_t *prepared = a + 4 * kPage;
+    for (uint32_t error : {8u, 87u}) {
+        SCOPED_TRACE(error);
+        for (int os = 0; os < 2; os++) {
+            {
+                mwt::FaultGuard fg(MEMWIN_FAULT_COMMIT, 1, 0, error);
+                if (os)
+                    sysUsedOS(prepared, 4 * kPage);
+                else
+                    sysUsed(prepared, 4 * kPage, 4 * kPage);
+                EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS)) << memwin_last_error_message();
+                EXPECT_NE(std::string(memwin_last_error_message())
+                              .find(error == 8 ? "fatal error: out of memory"
+                                               : "fatal error: runtime: failed to commit pages"),
+                          std::string::npos)
+                    << memwin_last_error_message();
+            }
+            ExpectRefused(os ? "unused after a failed sysUsedOS" : "unused after a failed sysUsed",
+                          MEMWIN_ERR_STATE, [&] { sysUnused(prepared, kPage); });
+        }
+    }
 }
 
 TEST_F(Checked, ReleaseMustNameOneWholeReservation)
@@ -408,6 +450,55 @@ TEST(CheckedFatal, ViolationsGoToTheFatalHandler)
                              "one)\nfatal error: memwin: not a whole reservation\n"),
               std::string::npos)
         << r.stderr_;
+}
+
+// A release that fails in exact mode (Go throws; here a handler returns)
+// leaves the reservation, so the tracker must keep its record of it: back in
+// a checking mode the reservation is still memwin's and can be released
+// (sysFreeOS, which takes a reservation in any state).
+TEST(CheckedRecord, FailedExactReleaseKeepsTheRecord)
+{
+    struct Release {
+        const char *name;
+        uintptr_t offset; // where the failing call points into the reservation
+        uint64_t stat;    // the stat it takes its size off
+        std::function<void(void *, uintptr_t, sysMemStat *)> call;
+    };
+    const std::vector<Release> releases = {
+        {"sysFreeOS, not a base", 1 << 16, 0, [](void *v, uintptr_t n, sysMemStat *) { sysFreeOS(v, n); }},
+        {"sysFree, not a base", 1 << 16, 4 << 20,
+         [](void *v, uintptr_t n, sysMemStat *s) { sysFree(v, n, s); }},
+        {"sysFree, stat too small", 0, 0, [](void *v, uintptr_t n, sysMemStat *s) { sysFree(v, n, s); }},
+        {"sysUnreserve, not a base", 1 << 16, 0,
+         [](void *v, uintptr_t n, sysMemStat *) { sysUnreserve(v, n); }},
+    };
+    const int old = memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+    for (const Release &r : releases) {
+        SCOPED_TRACE(r.name);
+        sysMemStat stat = r.stat;
+        uint8_t *p = static_cast<uint8_t *>(sysReserve(nullptr, 2 << 16));
+        ASSERT_NE(p, nullptr);
+        memwin_set_mode(MEMWIN_MODE_EXACT);
+        {
+            mwt::FatalCapture fc;
+            r.call(p + r.offset, (2 << 16) - r.offset, &stat);
+            EXPECT_EQ(fc.count(), 1u);
+        }
+        memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+        memwin_region_info info{};
+        ASSERT_EQ(memwin_query(p, &info), 0u);
+        EXPECT_EQ(info.state, uint32_t(MEMWIN_MEM_RESERVE));
+        sysFreeOS(p, 2 << 16);
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+        ASSERT_EQ(memwin_query(p, &info), 0u);
+        EXPECT_EQ(info.state, uint32_t(MEMWIN_MEM_FREE));
+        if (info.state != MEMWIN_MEM_FREE) {
+            memwin_set_mode(MEMWIN_MODE_EXACT);
+            sysFreeOS(p, 2 << 16);
+            memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
+        }
+    }
+    memwin_set_mode(old);
 }
 
 } // namespace

@@ -591,6 +591,30 @@ TEST(FatalHandler, StatOverflowStopsSysAlloc)
     restore_mapped_ready(m0);
 }
 
+// memwin's own refusal of a nil sysMemStat (Go would fault on it) is a throw
+// like the others: with a handler that returns, the call stops there.
+TEST(FatalHandler, NilStatStopsSysAllocAndSysFree)
+{
+    uint64_t m0 = memwin_mapped_ready();
+    uintptr_t r = reserve(0x10000);
+    void *p;
+    {
+        FatalCapture fc;
+        p = sysAlloc(0x10000, nullptr);
+        sysFree(P(r), 0x10000, nullptr);
+        EXPECT_EQ(fc.count(), 2u);
+        for (const FatalCapture::Event &e : fc.events())
+            EXPECT_EQ(e.message, "memwin: nil sysMemStat");
+    }
+    EXPECT_EQ(p, nullptr) << "sysAlloc allocated after its throw";
+    EXPECT_EQ(state_of(r), MEMWIN_MEM_RESERVE) << "sysFree released after its throw";
+    EXPECT_EQ(memwin_mapped_ready(), m0) << "accounted after a throw";
+    if (p)
+        release_if_reserved(U(p));
+    release_if_reserved(r);
+    restore_mapped_ready(m0);
+}
+
 TEST(FatalHandler, ReleaseFailureStopsSysReserveAligned)
 {
     FatalCapture fc;

@@ -59,6 +59,89 @@ TEST(ReserveAlignedOneCall, SmallAlignIsAPlainReservation)
     sysFreeOS(p, reserved);
 }
 
+// The probe asks the OS once, for what memwin_reserve_aligned would ask
+// (64 KiB reserved read-write at a multiple of 128 KiB, an alignment only the
+// aligned call guarantees), and gives it back.
+TEST(ReserveAlignedOneCall, NativeProbeAsksOnceAndReleases)
+{
+    PrimRecorder rec;
+    ASSERT_EQ(memwin_reserve_aligned_native(), 1);
+    std::vector<PrimCall> calls = rec.calls();
+    ASSERT_EQ(calls.size(), 2u) << to_string(calls);
+    EXPECT_EQ(calls[0].op, PrimCall::kAllocAligned);
+    EXPECT_EQ(calls[0].addr, 2 * kGranule) << "the alignment asked for";
+    EXPECT_EQ(calls[0].size, kGranule);
+    EXPECT_EQ(calls[0].type, MEMWIN_MEM_RESERVE);
+    EXPECT_EQ(calls[0].protect, MEMWIN_PAGE_READWRITE);
+    ASSERT_NE(calls[0].result, 0u);
+    EXPECT_EQ(calls[1].op, PrimCall::kFree);
+    EXPECT_EQ(calls[1].addr, calls[0].result);
+    EXPECT_EQ(calls[1].size, 0u);
+    EXPECT_EQ(calls[1].type, MEMWIN_MEM_RELEASE);
+    EXPECT_EQ(state_of(calls[0].result), MEMWIN_MEM_FREE) << "the probe left its reservation";
+}
+
+// When the OS refuses the probe, the answer is 0 and nothing is released.
+TEST(ReserveAlignedOneCall, NativeProbeRefusedIsZero)
+{
+    FaultGuard fault(MEMWIN_FAULT_RESERVE, 1, 1, MEMWIN_ERROR_NOT_ENOUGH_MEMORY);
+    PrimRecorder rec;
+    EXPECT_EQ(memwin_reserve_aligned_native(), 0);
+    EXPECT_EQ(rec.count(PrimCall::kFree), 0u) << to_string(rec.calls());
+}
+
+// A refused reservation reports *reserved = 0 on every path: a small
+// alignment (a plain reservation) and a large one (the one call).
+TEST(ReserveAlignedOneCall, RefusedReservationReportsZero)
+{
+    for (uintptr_t align : {kPage, kGranule, kAlign}) {
+        FaultGuard fault(MEMWIN_FAULT_RESERVE, 1, 0, MEMWIN_ERROR_NOT_ENOUGH_MEMORY);
+        uintptr_t reserved = 7;
+        EXPECT_EQ(memwin_reserve_aligned(nullptr, kSize, align, &reserved), nullptr) << align;
+        EXPECT_EQ(reserved, 0u) << align;
+        // The same through sysReserveAligned with the one-call policy on.
+        const int old = memwin_set_reserve_aligned_one_call(1);
+        reserved = 7;
+        EXPECT_EQ(sysReserveAligned(nullptr, kSize, align, &reserved), nullptr) << align;
+        EXPECT_EQ(reserved, 0u) << "policy, align " << align;
+        memwin_set_reserve_aligned_one_call(old);
+    }
+}
+
+// Alignments up to 64 KiB never use the aligned call: every reservation
+// starts at a 64 KiB boundary.  The reservation's protection is read-write.
+TEST(ReserveAlignedOneCall, SmallAlignNeverUsesTheAlignedCall)
+{
+    for (uintptr_t align : {kPage, 2 * kPage, kGranule}) {
+        PrimRecorder rec;
+        uintptr_t reserved = 0;
+        void *p = memwin_reserve_aligned(nullptr, kSize, align, &reserved);
+        ASSERT_TRUE(one_reservation(p, kSize, align)) << align;
+        EXPECT_EQ(rec.count(PrimCall::kAllocAligned), 0u) << align << "\n" << to_string(rec.calls());
+        sysFreeOS(p, reserved);
+    }
+    uintptr_t reserved = 0;
+    void *p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
+    memwin_region_info info{};
+    ASSERT_EQ(memwin_query(p, &info), 0u);
+    EXPECT_EQ(info.allocation_protect, uint32_t(MEMWIN_PAGE_READWRITE));
+    sysFreeOS(p, reserved);
+}
+
+// A hint that is an odd multiple of align is aligned too: it is tried first.
+TEST(ReserveAlignedOneCall, OddMultipleHintIsTaken)
+{
+    uintptr_t area = free_area(kAlign + kSize, 2 * kAlign);
+    ASSERT_NE(area, 0u);
+    uintptr_t hint = area + kAlign; // a multiple of kAlign, not of 2 * kAlign
+    uintptr_t reserved = 0;
+    void *p = memwin_reserve_aligned(P(hint), kSize, kAlign, &reserved);
+    EXPECT_EQ(U(p), hint);
+    EXPECT_EQ(reserved, kSize);
+    if (p)
+        sysFreeOS(p, reserved);
+}
+
 TEST(ReserveAlignedOneCall, AlignedHintFirst)
 {
     uintptr_t hint = free_area(kSize, kAlign);
@@ -148,6 +231,72 @@ const memwin_prim *no_aligned_table()
     t = memwin_prim{};
     memwin_prim_forward(&t, memwin_prim_host())->virtual_alloc_aligned = nullptr;
     return &t;
+}
+
+// Through sysReserveAligned with the one-call policy on, Go's hint is not
+// checked first: one that is not a multiple of align (here not even of a
+// page) is ignored, never tried.
+TEST(ReserveAlignedOneCall, PolicyIgnoresAnUnalignedHint)
+{
+    const uintptr_t area = free_area(kSize, kAlign);
+    ASSERT_NE(area, 0u);
+    const int old = memwin_set_reserve_aligned_one_call(1);
+    for (uintptr_t hint : {area + 1, area + kPage, area + kGranule}) {
+        uintptr_t reserved = 0;
+        PrimRecorder rec;
+        void *p = sysReserveAligned(P(hint), kSize, kAlign, &reserved);
+        std::vector<PrimCall> calls = rec.calls();
+        EXPECT_TRUE(one_reservation(p, kSize, kAlign)) << hint;
+        ASSERT_EQ(calls.size(), 1u) << to_string(calls);
+        EXPECT_EQ(calls[0].op, PrimCall::kAllocAligned);
+        if (p)
+            sysFreeOS(p, reserved);
+    }
+    memwin_set_reserve_aligned_one_call(old);
+}
+
+// A table without the aligned call, nothing above it: memwin itself must
+// see the missing entry (no recorder or injector stands in for it).
+TEST(ReserveAlignedOneCall, TableWithoutTheCallItself)
+{
+    uintptr_t reserved = 0;
+    void *p;
+    {
+        PrimSwap swap(no_aligned_table());
+        p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
+    }
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(U(p) % kAlign, 0u);
+    EXPECT_TRUE(reserved == kSize || reserved == kSize + kAlign) << "Go's sequence ran";
+    sysFreeOS(p, reserved);
+}
+
+// Only ERROR_CALL_NOT_IMPLEMENTED from the aligned call means "no such call,
+// run Go's sequence"; memwin clears the error first, so a failing call that
+// sets no error is a refusal even when an earlier call left 120 behind.
+void *silent_failure(uintptr_t, uintptr_t, uint32_t, uint32_t)
+{
+    return nullptr;
+}
+
+TEST(ReserveAlignedOneCall, StaleNotImplementedIsNoFallback)
+{
+    static memwin_prim t;
+    t = memwin_prim{};
+    memwin_prim_forward(&t, memwin_prim_host())->virtual_alloc_aligned = silent_failure;
+    uintptr_t reserved = 7;
+    void *p;
+    {
+        PrimSwap swap(&t);
+        PrimRecorder rec;
+        memwin_prim_current()->set_last_error(MEMWIN_ERROR_CALL_NOT_IMPLEMENTED);
+        p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
+        EXPECT_EQ(rec.count(PrimCall::kAlloc), 0u) << "Go's sequence ran:\n" << to_string(rec.calls());
+    }
+    EXPECT_EQ(p, nullptr);
+    EXPECT_EQ(reserved, 0u);
+    if (p)
+        sysFreeOS(p, reserved);
 }
 
 TEST(ReserveAlignedOneCall, InjectorOverATableWithoutTheCallFallsBack)

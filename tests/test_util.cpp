@@ -144,7 +144,7 @@ void *r_alloc(void *addr, uintptr_t size, uint32_t type, uint32_t protect)
 {
     void *r = rec_below->virtual_alloc(addr, size, type, protect);
     uint32_t err = r ? 0 : rec_below->get_last_error();
-    record({PrimCall::kAlloc, U(addr), size, type, U(r), err});
+    record({PrimCall::kAlloc, U(addr), size, type, U(r), err, protect});
     if (!r)
         rec_below->set_last_error(err);
     return r;
@@ -158,7 +158,7 @@ void *r_alloc_aligned(uintptr_t size, uintptr_t align, uint32_t type, uint32_t p
         r = rec_below->virtual_alloc_aligned(size, align, type, protect);
         err = r ? 0 : rec_below->get_last_error();
     }
-    record({PrimCall::kAllocAligned, align, size, type, U(r), err});
+    record({PrimCall::kAllocAligned, align, size, type, U(r), err, protect});
     if (!r)
         rec_below->set_last_error(err);
     return r;

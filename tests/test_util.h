@@ -92,6 +92,7 @@ struct PrimCall {
     uint32_t type;
     uintptr_t result; // alloc: the pointer returned; free: the BOOL
     uint32_t error;   // last error after a failed call, else 0
+    uint32_t protect = 0; // alloc, alloc_aligned: the protection asked for
     bool ok() const
     {
         return result != 0;

@@ -13,8 +13,10 @@ the mutant) / survived.  The report is written to docs/mutation.md (--out).
 import argparse
 import datetime
 import hashlib
+import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -222,6 +224,26 @@ def no_comments(text):
     return "".join(out)
 
 
+FUNC_RE = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(\w+)\s*\(")
+
+
+def functions_of(lines):
+    """The function each line is in (1-based list; "-" outside any): a
+    definition starts at a line in column 0 that names a function and does
+    not end with ';', and ends at a '}' in column 0."""
+    out, cur = ["-"], "-"
+    for l in lines:
+        m = FUNC_RE.match(l)
+        one_line = False
+        if m and not l.rstrip().endswith(";") and not l.startswith(("typedef", "#")):
+            cur = m.group(1)
+            one_line = l.rstrip().endswith("}")
+        out.append(cur)
+        if l.startswith("}") or one_line:
+            cur = "-"
+    return out
+
+
 def make_mutants(a):
     """universalmutator per file; returns the list of distinct mutants."""
     out = []
@@ -237,6 +259,7 @@ def make_mutants(a):
         with open(src) as fh:
             orig = fh.read()
         olines = orig.splitlines()
+        funcs = functions_of(olines)
         ocode = no_comments(orig)
         seen = set()
         names = [n for n in os.listdir(d) if ".mutant." in n]
@@ -245,10 +268,10 @@ def make_mutants(a):
             p = os.path.join(d, n)
             with open(p) as fh:
                 text = fh.read()
-            h = hashlib.sha1(text.encode()).hexdigest()
-            if text == orig or h in seen:
+            sha = hashlib.sha1(text.encode()).hexdigest()
+            if text == orig or sha in seen:
                 continue
-            seen.add(h)
+            seen.add(sha)
             mlines = text.splitlines()
             # The changed lines: the common head and tail cut off.
             h = 0
@@ -260,9 +283,14 @@ def make_mutants(a):
             line = h + 1
             before = " / ".join(x.strip() for x in olines[h:len(olines) - t])
             after = " / ".join(x.strip() for x in mlines[h:len(mlines) - t])
+            if not before and h > 0:
+                # A line added: say where (the line it follows), so the
+                # report and reasons.tsv can tell one insertion from another.
+                before = "after: " + olines[h - 1].strip()
             mcode = no_comments(text)
-            out.append({"file": f, "path": p, "id": "%s#%s" % (f, n.split(".mutant.")[1].split(".")[0]),
-                        "line": line, "before": before, "after": after,
+            out.append({"file": f, "path": p, "sha": sha, "id": "%s#%s" % (f, n.split(".mutant.")[1].split(".")[0]),
+                        "line": line, "nlines": len(olines) - t - h,
+                        "func": funcs[min(line, len(olines))], "before": before, "after": after,
                         "comment_only": mcode is not None and mcode == ocode})
     return out
 
@@ -272,40 +300,93 @@ def md_cell(s):
     return s if len(s) <= 140 else s[:137] + "..."
 
 
+def load_reasons(a):
+    """tools/mutation/reasons.tsv: a verdict on a mutant that the judges do
+    not kill, with its reason.  Keyed by file and the changed text before
+    and after (not by line or mutant number, which move when the source
+    changes), and the function it is in ("*": any), so one line covers the
+    same change wherever it is made in that function.
+    Lines: FILE<TAB>FUNCTION<TAB>BEFORE<TAB>AFTER<TAB>VERDICT<TAB>REASON,
+    VERDICT one of
+      equivalent  no caller can tell the mutant from the original (the
+                  reason says why); counted apart, not in the score
+      memwin      the change shows only in memwin's own modes, although the
+                  vectors run the line (e.g. the mode test itself): the
+                  mutant is judged in memwin's scope, where googletest counts."""
+    r = {}
+    p = os.path.join(a.root, "tools", "mutation", "reasons.tsv")
+    if os.path.exists(p):
+        with open(p) as fh:
+            for line in fh:
+                if line.startswith("#") or not line.strip():
+                    continue
+                w = line.rstrip("\n").split("\t")
+                if len(w) != 6 or w[4] not in ("equivalent", "memwin"):
+                    raise RuntimeError("reasons.tsv: bad line: %r" % line)
+                r[(w[0], w[1], w[2], w[3])] = (w[4], w[5])
+    return r
+
+
+def reason_for(reasons, m):
+    return reasons.get((m["file"], m.get("func", "-"), m["before"], m["after"])) or \
+        reasons.get((m["file"], "*", m["before"], m["after"])) or ("", "")
+
+
+KILL_GO = ("killed by vectors", "killed by vectors (ASan)")
+KILL_ANY = KILL_GO + ("killed only by googletest",)
+
+
 def write_report(a, mutants, chosen, wall, cmdline, started):
     cats = ["not built", "identical", "killed by vectors", "killed by vectors (ASan)",
             "killed only by googletest", "survived"]
-    per = {}
-    for f in a.files:
-        per[f] = {"made": sum(1 for m in mutants if m["file"] == f),
-                  "comment only": sum(1 for m in mutants if m["file"] == f and m["comment_only"]),
-                  "run": sum(1 for m in chosen if m["file"] == f)}
-        for c in cats:
-            per[f][c] = sum(1 for m in chosen if m["file"] == f and m.get("result") == c)
+    reasons = load_reasons(a)
+    for m in chosen:
+        verdict, m["reason"] = reason_for(reasons, m)
+        if verdict == "memwin":
+            m["scope"] = "memwin"
+        # "equivalent" stands only for a mutant no judge of its scope kills.
+        unkilled = m.get("result") == "survived" or (
+            m.get("scope") == "go" and m.get("result") == "killed only by googletest")
+        m["equivalent"] = verdict == "equivalent" and unkilled
+        m["wrong_verdict"] = verdict == "equivalent" and not unkilled and m.get("result") in KILL_ANY
     judged = [m for m in chosen if "seconds" in m]
     L = []
     L.append("# Mutation testing of the specification (issue 18)")
     L.append("")
     L.append("Written by `tools/mutation/run.sh` (see [tools/mutation/README.md](../tools/mutation/README.md)); "
-             "do not edit by hand except the **reason** column.")
+             "do not edit by hand: reasons for survivors go in `tools/mutation/reasons.tsv`.")
     L.append("")
     if a.sample:
         L.append("**This is a SAMPLE run: %d mutants drawn at random (seed %d) out of the %d that change code "
                  "(%d made in all).** A full run judges every one." % (
                      len(chosen), a.seed, sum(1 for m in mutants if not m["comment_only"]), len(mutants)))
     else:
-        L.append("Full run: every one of the %d mutants that change code was judged (%d made in all)."
-                 % (sum(1 for m in mutants if not m["comment_only"]), len(mutants)))
+        L.append("Full run over %s: every one of the %d mutants that change code was judged (%d made in all)."
+                 % (", ".join("`src/%s`" % f for f in a.files),
+                    sum(1 for m in mutants if not m["comment_only"]), len(mutants)))
     L.append("")
     L.append("- date: %s" % started.strftime("%Y-%m-%d %H:%M UTC"))
     L.append("- command: `%s`" % cmdline)
     L.append("- commit: `%s`" % a.commit)
-    L.append("- wall time: %.0f s (mutant generation, unmutated builds, baseline checks and %d mutants; %d worker(s))"
-             % (wall, len(chosen), a.workers))
+    if a.resumed and a.resumed == len(chosen):
+        L.append("- wall time: %.0f s in all, the sum of the runs that judged these mutants (%s; each: mutant "
+                 "generation, unmutated builds, baseline checks and its share of the mutants; %d worker(s)); "
+                 "this report was written from their journal (`--report-only`)"
+                 % (sum(a.run_walls), " + ".join("%.0f s" % w for w in a.run_walls) or "no run recorded", a.workers))
+    elif a.resumed:
+        L.append("- wall time of the last run: %.0f s (mutant generation, unmutated builds, baseline checks and "
+                 "%d mutants; %d worker(s)); %d mutants' results were taken from earlier runs of the same "
+                 "sources, vectors and judges (`--resume`); the runs' wall times: %s"
+                 % (wall, len(chosen) - a.resumed, a.workers, a.resumed,
+                    " + ".join("%.0f s" % w for w in a.run_walls + [wall])))
+    else:
+        L.append("- wall time: %.0f s (mutant generation, unmutated builds, baseline checks and %d mutants; %d worker(s))"
+                 % (wall, len(chosen), a.workers))
     if judged:
         tot = sum(m["seconds"] for m in judged)
-        L.append("- time per mutant (one worker's time, build + judging): mean %.1f s, max %.1f s"
-                 % (tot / len(judged), max(m["seconds"] for m in judged)))
+        L.append("- time per mutant (one worker's time, build + judging): mean %.1f s, max %.1f s; "
+                 "all workers' time summed: %.0f s"
+                 % (tot / len(judged), max(m["seconds"] for m in judged), tot))
     L.append("- mutation tool: universalmutator %s, rules `c` (with its `universal` and `c_like`) + "
              "`tools/mutation/memwin.rules`; duplicate mutants (same text) counted once" % a.um_version)
     L.append("- judges: `memwin-conform --timeout %d` over `tests/vectors` (%d scenarios; whole run limited to %d s), "
@@ -316,66 +397,223 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
     L.append("- build: each worker's own copy of CMakeLists.txt, cmake/, include/, src/, memwin.def, "
              "configured RelWithDebInfo with MEMWIN_WERROR=OFF (a mutant that only warns is still judged); "
              "`ninja memwin` per mutant; \"not built\" = compile or link error")
-    L.append("- comment only: the mutant differs from the original only inside comments (the texts "
-             "with comments blanked out, line breaks kept, are equal); these are not built nor judged, and not sampled")
+    L.append("- comment only: the mutant differs from the original only inside comments; not built nor judged")
     L.append("- identical: the mutated file's object (`objcopy --strip-debug`) is byte-identical to the unmutated one")
+    L.append("- scope: **Go** when the vectors execute a line the mutant changes (measured on the unmutated "
+             "library built with `--coverage`, memwin-conform over the vectors, `gcov`), or when it changes no "
+             "line gcov counts (a `#define`, a declaration); **memwin** when it changes only counted lines the "
+             "vectors never run: code only memwin's own contract reaches (checked and recoverable modes, the one-call aligned "
+             "reservation, fault injection, the emulation's extras, nil-pointer refusals Go does not make). "
+             "A Go-scope mutant counts as killed only when the vectors kill it; a memwin-scope mutant when "
+             "any judge does")
     L.append("")
-    L.append("| file | mutants made | comment only | judged | not built | identical | killed by vectors | "
-             "killed by vectors (ASan) | killed only by googletest | survived |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    tot = {k: 0 for k in ["made", "comment only", "run"] + cats}
+    L.append("## Scores")
+    L.append("")
+    L.append("Score = killed / (judged - not built - identical - equivalent), per scope. "
+             "\"equivalent\": a mutant no judge of its scope kills, with a reason in "
+             "`tools/mutation/reasons.tsv` (listed below).")
+    L.append("")
+    L.append("| file | made | judged | not built | identical | equivalent | Go scope: rest | killed by vectors (plain + ASan) "
+             "| Go score | memwin scope: rest | killed (vectors + googletest) | memwin score |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def row(name, ms, made):
+        live = [m for m in ms if m.get("result") in KILL_ANY + ("survived",) and not m["equivalent"]]
+        g = [m for m in live if m.get("scope") == "go"]
+        w = [m for m in live if m.get("scope") != "go"]
+        gk = sum(1 for m in g if m["result"] in KILL_GO)
+        wk = sum(1 for m in w if m["result"] in KILL_ANY)
+        pct = lambda k, n: "%.1f %%" % (100.0 * k / n) if n else "-"
+        return "| %s | %d | %d | %d | %d | %d | %d | %d (%d + %d) | %s | %d | %d | %s |" % (
+            name, made, len(ms), sum(1 for m in ms if m.get("result") == "not built"),
+            sum(1 for m in ms if m.get("result") == "identical"),
+            sum(1 for m in ms if m["equivalent"]), len(g), gk,
+            sum(1 for m in g if m["result"] == KILL_GO[0]), sum(1 for m in g if m["result"] == KILL_GO[1]),
+            pct(gk, len(g)), len(w), wk, pct(wk, len(w)))
     for f in a.files:
-        p = per[f]
-        L.append("| src/%s | %d | %d | %d | %s |" % (f, p["made"], p["comment only"], p["run"],
-                                                   " | ".join(str(p[c]) for c in cats)))
-        for k in tot:
-            tot[k] += p[k]
-    L.append("| **total** | %d | %d | %d | %s |" % (tot["made"], tot["comment only"], tot["run"],
-                                                   " | ".join(str(tot[c]) for c in cats)))
+        L.append(row("src/" + f, [m for m in chosen if m["file"] == f],
+                     sum(1 for m in mutants if m["file"] == f)))
+    L.append(row("**total**", chosen, len(mutants)))
     L.append("")
-    surv = sorted([m for m in chosen if m.get("result") == "survived"], key=lambda m: (m["file"], m["line"]))
-    L.append("## Survivors (%d)" % len(surv))
+    L.append("Results by judge, both scopes together:")
     L.append("")
-    L.append("Neither the vectors nor googletest tell these from the original. The **reason** column is for a "
-             "human: equivalent mutant (why), or a gap in the specification (which test to add).")
+    L.append("| file | " + " | ".join(cats) + " |")
+    L.append("|---|" + "---:|" * len(cats))
+    for f in a.files + [None]:
+        ms = [m for m in chosen if f is None or m["file"] == f]
+        L.append("| %s | %s |" % ("src/" + f if f else "**total**",
+                                  " | ".join(str(sum(1 for m in ms if m.get("result") == c)) for c in cats)))
     L.append("")
-    if surv:
-        L.append("| mutant | file:line | original → mutated | reason |")
+
+    def table(title, intro, ms, extra):
+        L.append("## %s (%d)" % (title, len(ms)))
+        L.append("")
+        L.append(intro)
+        L.append("")
+        if not ms:
+            L.append("None.")
+            L.append("")
+            return
+        L.append("| mutant | file:line function | original → mutated | %s |" % extra)
         L.append("|---|---|---|---|")
-        for m in surv:
-            L.append("| %s | src/%s:%d | `%s` → `%s` | |" % (m["id"], m["file"], m["line"],
-                                                          md_cell(m["before"]), md_cell(m["after"])))
-    else:
-        L.append("None.")
-    L.append("")
-    gonly = sorted([m for m in chosen if m.get("result") == "killed only by googletest"],
-                   key=lambda m: (m["file"], m["line"]))
-    L.append("## Killed only by googletest (%d)" % len(gonly))
-    L.append("")
-    L.append("The vectors (the specification shared with Go) miss these; googletest catches them.")
-    L.append("")
-    if gonly:
-        L.append("| mutant | file:line | original → mutated | googletest failures |")
-        L.append("|---|---|---|---|")
-        for m in gonly:
-            L.append("| %s | src/%s:%d | `%s` → `%s` | %s |" % (m["id"], m["file"], m["line"],
-                                                             md_cell(m["before"]), md_cell(m["after"]),
-                                                             md_cell(m.get("detail", ""))))
-    else:
-        L.append("None.")
-    L.append("")
+        for m in sorted(ms, key=lambda m: (m["file"], m["line"], m["id"])):
+            last = m.get("detail", "") if m["result"] != "survived" else ""
+            if m["equivalent"] or m["wrong_verdict"]:
+                last = "%s: %s" % (m.get("scope"), m["reason"])
+            L.append("| %s | src/%s:%d %s | `%s` → `%s` | %s |" % (
+                m["id"], m["file"], m["line"], m.get("func", "-"), md_cell(m["before"]), md_cell(m["after"]),
+                md_cell(last) if not (m["equivalent"] or m["wrong_verdict"]) else last.replace("|", "\\|")))
+        L.append("")
+    wrong = [m for m in chosen if m["wrong_verdict"]]
+    if wrong:
+        table("Verdicts contradicted by this run",
+              "`tools/mutation/reasons.tsv` calls these equivalent, but a judge of their scope killed them: "
+              "the reason is wrong and must go.", wrong, "reason")
+    table("Go scope: not killed by the vectors",
+          "The vectors execute these lines but do not tell the mutant from Go's behaviour. Each is a gap "
+          "in the specification (a scenario to add) or an equivalent mutant (the reason says why). "
+          "Without a reason the last column shows what googletest saw, if it killed the mutant.",
+          [m for m in chosen if m.get("scope") == "go" and not m["equivalent"]
+           and m.get("result") in ("survived", "killed only by googletest")],
+          "googletest")
+    table("memwin scope: survived every judge",
+          "Lines the vectors never run (or changes that show only in memwin's own modes), and googletest "
+          "does not catch the change either: a test to add.",
+          [m for m in chosen if m.get("scope") != "go" and not m["equivalent"] and m.get("result") == "survived"],
+          "detail")
+    table("Equivalent mutants",
+          "No judge of their scope kills these, and no caller could: each reason says why, for a reader to check.",
+          [m for m in chosen if m["equivalent"]], "scope: reason")
     L.append("## Every judged mutant")
     L.append("")
-    L.append("| mutant | file:line | original → mutated | result | s | detail |")
-    L.append("|---|---|---|---|---:|---|")
+    L.append("| mutant | file:line | scope | original → mutated | result | s | detail |")
+    L.append("|---|---|---|---|---|---:|---|")
     for m in sorted(chosen, key=lambda m: (m["file"], m["line"], m["id"])):
-        L.append("| %s | src/%s:%d | `%s` → `%s` | %s | %.1f | %s |" % (
-            m["id"], m["file"], m["line"], md_cell(m["before"]), md_cell(m["after"]),
+        L.append("| %s | src/%s:%d | %s | `%s` → `%s` | %s | %.1f | %s |" % (
+            m["id"], m["file"], m["line"], m.get("scope", ""), md_cell(m["before"]), md_cell(m["after"]),
             m.get("result", "not run"), m.get("seconds", 0.0), md_cell(m.get("detail", ""))))
     L.append("")
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as fh:
         fh.write("\n".join(L))
+
+
+def vector_lines(a):
+    """The lines of each mutated file that the vectors execute: the unmutated
+    library built with --coverage (-O0), memwin-conform run over the vectors
+    against it with tools/mutation/gcov_exit.c preloaded (a scenario that ends
+    the process still writes its counts), then gcov.  A mutant on such a line
+    is in the Go scope (the vectors must kill it); one on a line the vectors
+    never run is in memwin's own scope (checked and recoverable modes, the
+    one-call aligned reservation, fault injection, the emulation's extras).
+    Returns {file: set(line numbers)}."""
+    cov = os.path.join(a.build, "coverage")
+    if os.path.isdir(cov):
+        shutil.rmtree(cov)
+    src = os.path.join(cov, "tree")
+    os.makedirs(src)
+    for c in COPY:
+        s = os.path.join(a.root, c)
+        if os.path.isdir(s):
+            shutil.copytree(s, os.path.join(src, c))
+        else:
+            shutil.copy(s, os.path.join(src, c))
+    bld = os.path.join(cov, "build")
+    rc, out = sh(["cmake", "-S", src, "-B", bld, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Debug",
+                  "-DCMAKE_C_FLAGS=--coverage -O0", "-DCMAKE_SHARED_LINKER_FLAGS=--coverage",
+                  "-DMEMWIN_BUILD_TESTS=OFF", "-DMEMWIN_WERROR=OFF", "-DMEMWIN_CONFORM=OFF"])
+    if rc == 0:
+        rc, out = sh(["ninja", "-C", bld, "-j1", "memwin"])
+    if rc != 0:
+        raise RuntimeError("coverage build failed:\n%s" % out[-2000:])
+    shim = os.path.join(cov, "gcov_exit.so")
+    rc, out = sh(["gcc", "-shared", "-fPIC", "-O2", "-o", shim,
+                  os.path.join(a.root, "tools", "mutation", "gcov_exit.c")])
+    if rc != 0:
+        raise RuntimeError("gcov_exit.c: %s" % out)
+    env = dict(os.environ, LD_PRELOAD=shim)
+    rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors,
+                  os.path.join(bld, "libmemwin.so")], timeout=600, env=env)
+    objdir = os.path.join(bld, "CMakeFiles", "memwin.dir", "src")
+    lines = {f: set() for f in a.files}
+    lines.update({("executable", f): set() for f in a.files})
+    for tu in set(TU_OF.get(f, f) for f in a.files):
+        gcda = os.path.join(objdir, tu + ".gcda")
+        if not os.path.exists(gcda):
+            continue
+        p = subprocess.run(["gcov", "--json-format", "--stdout", gcda], capture_output=True,
+                           text=True, cwd=cov)
+        for doc in p.stdout.splitlines():
+            if not doc.strip():
+                continue
+            for fj in json.loads(doc).get("files", []):
+                rel = os.path.relpath(os.path.realpath(fj["file"]) if os.path.isabs(fj["file"])
+                                      else os.path.realpath(os.path.join(objdir, fj["file"])),
+                                      os.path.realpath(os.path.join(src, "src")))
+                if rel in lines:
+                    lines[rel] |= {l["line_number"] for l in fj["lines"] if l["count"] > 0}
+                    lines[("executable", rel)] |= {l["line_number"] for l in fj["lines"]}
+    return lines
+
+
+def statement_starts(src):
+    """For each line (1-based list), the line its statement starts on: a
+    line continues the one above while a parenthesis opened there is still
+    open (a call's arguments over several lines); otherwise it starts its own
+    (a braceless if's body is a statement of its own)."""
+    start, depth = [0], 0
+    for i, l in enumerate(no_comments("\n".join(src)).split("\n"), 1):
+        start.append(start[i - 1] if depth > 0 and i > 1 else i)
+        code, q = [], None
+        for c in l:  # parentheses outside string and character literals
+            if q:
+                q = None if c == q else q
+            elif c in "\"'":
+                q = c
+            else:
+                code.append(c)
+        depth = max(0, depth + "".join(code).count("(") - "".join(code).count(")"))
+    return start
+
+
+def scope_of(m, lines):
+    """'go' when the vectors execute a line the mutant changes (or, for a
+    mutant that only adds a line, the line before it), or when no line it
+    changes holds code gcov counts (a #define, a declaration: its effect may
+    be anywhere, so the vectors must answer for it); 'memwin' when it changes
+    only counted lines the vectors never run."""
+    n = m.get("nlines", 1)
+    span = range(m["line"] - (1 if n == 0 else 0), m["line"] + max(n, 1))
+    # A line that continues a statement (an argument on its own line) is
+    # judged by the line the statement starts on, which gcov counts.
+    starts = lines.get(("starts", m["file"]))
+    if starts:
+        span = sorted({starts[l] if 0 < l < len(starts) else l for l in span} | set(span))
+    if any(l in lines.get(m["file"], ()) for l in span):
+        return "go"
+    if not any(l in lines.get(("executable", m["file"]), ()) for l in span):
+        return "go"
+    return "memwin"
+
+
+def fingerprint(a):
+    """What a mutant's result depends on besides its own text: the unmutated
+    sources and build files, the vectors, and the two judges' binaries."""
+    h = hashlib.sha1()
+    paths = [os.path.join(a.conform), os.path.join(a.gtest)]
+    for top in COPY + [os.path.join("tests", "vectors")]:
+        s = os.path.join(a.root, top)
+        if os.path.isdir(s):
+            for d, _, fs in sorted(os.walk(s)):
+                paths += [os.path.join(d, f) for f in sorted(fs)]
+        else:
+            paths.append(s)
+    for p in paths:
+        h.update(os.path.relpath(p, a.root).encode() + b"\0")
+        with open(p, "rb") as fh:
+            h.update(hashlib.sha1(fh.read()).digest())
+    h.update(("%d %d %d" % (a.scenario_timeout, a.conform_timeout, a.gtest_timeout)).encode())
+    return h.hexdigest()
 
 
 def main():
@@ -396,6 +634,12 @@ def main():
     ap.add_argument("--conform-timeout", type=int, default=60,
                     help="seconds for one whole memwin-conform run (the unmutated one takes about one)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--report-only", action="store_true",
+                    help="judge nothing: write the report from the journal of earlier runs of the same "
+                         "sources, vectors, judges and limits (every chosen mutant must be in it)")
+    ap.add_argument("--resume", action="store_true",
+                    help="take the results of mutants already judged (journal.jsonl in the scratch dir) "
+                         "when the sources, vectors, judges and time limits are the same")
     ap.add_argument("--cmdline", default=None)
     a = ap.parse_args()
     a.root = os.path.abspath(a.root)
@@ -431,6 +675,14 @@ def main():
     mutants = make_mutants(a)
     log("mutants made: %d (%s)" % (len(mutants), ", ".join(
         "%s %d" % (f, sum(1 for m in mutants if m["file"] == f)) for f in a.files)))
+    lines = vector_lines(a)
+    for f in a.files:
+        with open(os.path.join(a.root, "src", f)) as fh:
+            lines[("starts", f)] = statement_starts(fh.read().splitlines())
+    for m in mutants:
+        m["scope"] = scope_of(m, lines)
+    log("lines the vectors execute: %s" % ", ".join("%s %d of %d" % (f, len(lines[f]), len(lines[("executable", f)]))
+                                                    for f in a.files))
     code = [m for m in mutants if not m["comment_only"]]
     log("mutants changing code (not only comments): %d" % len(code))
     chosen = list(code)
@@ -439,6 +691,54 @@ def main():
     else:
         a.sample = 0
 
+    # The journal: one line per judged mutant, written as soon as it is
+    # judged, so an interrupted run can be resumed (--resume) with the same
+    # sources, vectors, judges and limits.
+    a.resume = a.resume or a.report_only
+    a.fp = fingerprint(a)
+    journal = os.path.join(a.build, "journal.jsonl")
+    a.resumed = 0
+    a.run_walls = []
+    if a.resume and os.path.exists(journal):
+        old = {}
+        with open(journal) as fh:
+            for line in fh:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                if r.get("fp") != a.fp:
+                    continue
+                if "run_wall" in r:
+                    a.run_walls.append(r["run_wall"])
+                else:
+                    old[(r["file"], r["sha"])] = r
+        for m in chosen:
+            r = old.get((m["file"], m["sha"]))
+            if r:
+                for k in ("result", "detail", "seconds", "conform_exit", "asan_exit", "gtest_exit"):
+                    if k in r:
+                        m[k] = r[k]
+                a.resumed += 1
+        log("resumed: %d mutants judged by earlier runs of the same tree" % a.resumed)
+    elif not a.resume and os.path.exists(journal):
+        os.remove(journal)
+    jlock = threading.Lock()
+
+    def record(m):
+        r = {k: m[k] for k in ("file", "sha", "id", "result", "seconds", "detail",
+                               "conform_exit", "asan_exit", "gtest_exit") if k in m}
+        r["fp"] = a.fp
+        with jlock, open(journal, "a") as fh:
+            fh.write(json.dumps(r) + "\n")
+
+    if a.report_only:
+        missing = [m for m in chosen if "result" not in m]
+        if missing:
+            sys.exit("--report-only: %d mutants are not in the journal (first: %s)" % (len(missing), missing[0]["id"]))
+        write_report(a, mutants, chosen, 0.0, a.cmdline or " ".join(sys.argv), started)
+        log("report: %s" % a.out)
+        return
     workers = [Worker(k, a) for k in range(max(1, a.workers))]
     for w in workers:
         w.setup()
@@ -456,8 +756,9 @@ def main():
     log("baseline: memwin-conform passes on the unmutated ASan build")
 
     lock = threading.Lock()
-    queue = list(chosen)
+    queue = [m for m in chosen if "result" not in m]
     done = [0]
+    queue0 = list(queue)
 
     def loop(w):
         while True:
@@ -466,16 +767,20 @@ def main():
                     return
                 m = queue.pop(0)
             w.run(m)
+            record(m)
             with lock:
                 done[0] += 1
-                log("[%d/%d] %s line %d: %s (%.1f s)" % (done[0], len(chosen), m["id"], m["line"],
+                log("[%d/%d] %s line %d: %s (%.1f s)" % (done[0], len(queue0), m["id"], m["line"],
                                                         m["result"], m["seconds"]))
     ts = [threading.Thread(target=loop, args=(w,)) for w in workers]
     for th in ts:
         th.start()
     for th in ts:
         th.join()
-    write_report(a, mutants, chosen, time.time() - t0, a.cmdline or " ".join(sys.argv), started)
+    wall = time.time() - t0
+    with jlock, open(journal, "a") as fh:
+        fh.write(json.dumps({"run_wall": wall, "judged": len(queue0), "fp": a.fp}) + "\n")
+    write_report(a, mutants, chosen, wall, a.cmdline or " ".join(sys.argv), started)
     log("report: %s" % a.out)
 
 

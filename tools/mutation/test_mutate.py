@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Checks of tools/mutation/mutate.py's pure parts and of reasons.tsv, run by
+ctest (mutation_tool): no mutants, no network.  A verdict in reasons.tsv
+whose text no longer occurs in its function is stale and fails here, so a
+source change cannot leave reasons that explain nothing."""
+import os
+import sys
+import unittest
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.dirname(os.path.dirname(here))
+sys.path.insert(0, here)
+import mutate  # noqa: E402
+
+
+class Pure(unittest.TestCase):
+    def test_functions_of(self):
+        src = ["#include <x.h>", "static int f(int a)", "{", "    return a;", "}", "",
+               "int g(void) { return 1; }", "int h(void);", "void *k(void *p,", "        int q)", "{", "}"]
+        fn = mutate.functions_of(src)
+        self.assertEqual(fn[1], "-")
+        self.assertEqual(fn[2:6], ["f", "f", "f", "f"])
+        self.assertEqual(fn[6], "-")
+        self.assertEqual(fn[7], "g")
+        self.assertEqual(fn[8], "-")  # a declaration, not a definition
+        self.assertEqual(fn[9:13], ["k", "k", "k", "k"])
+
+    def test_no_comments_keeps_lines_and_strings(self):
+        t = 'a /* x\ny */ b // z\n"/*s*/"'
+        self.assertEqual(mutate.no_comments(t), 'a  \n b  \n"/*s*/"')
+
+    def test_scope_of(self):
+        lines = {"f.c": {10}, ("executable", "f.c"): {10, 20}}
+        m = lambda line, n=1: {"file": "f.c", "line": line, "nlines": n}
+        self.assertEqual(mutate.scope_of(m(10), lines), "go")      # run by the vectors
+        self.assertEqual(mutate.scope_of(m(20), lines), "memwin")  # code they never run
+        self.assertEqual(mutate.scope_of(m(30), lines), "go")      # no code: a declaration
+        self.assertEqual(mutate.scope_of(m(11, 0), lines), "go")   # a line added after 10
+        self.assertEqual(mutate.scope_of(m(21, 0), lines), "memwin")
+
+
+    def test_statement_starts(self):
+        src = ["int f(void)", "{", "    g(1,", "      2);", "    if (x)", "        h(\")\");", "}"]
+        st = mutate.statement_starts(src)
+        self.assertEqual(st[3:5], [3, 3])  # an argument line belongs to its call
+        self.assertEqual(st[5:7], [5, 6])  # a braceless if's body is its own
+        lines = {"f.c": {3}, ("executable", "f.c"): {3, 6}, ("starts", "f.c"): st}
+        self.assertEqual(mutate.scope_of({"file": "f.c", "line": 4, "nlines": 1}, lines), "go")
+        lines["f.c"] = set()
+        self.assertEqual(mutate.scope_of({"file": "f.c", "line": 4, "nlines": 1}, lines), "memwin")
+
+
+class Reasons(unittest.TestCase):
+    def test_every_reason_names_text_in_its_function(self):
+        class A:
+            pass
+        a = A()
+        a.root = root
+        reasons = mutate.load_reasons(a)
+        self.assertTrue(reasons)
+        for (f, func, before, after), (verdict, why) in reasons.items():
+            with open(os.path.join(root, "src", f)) as fh:
+                src = fh.read().splitlines()
+            fn = mutate.functions_of(src)
+            first = before.split(" / ")[0]
+            if first.startswith("after: "):
+                first = first[len("after: "):]
+            hits = [i + 1 for i, l in enumerate(src) if l.strip() == first and (func == "*" or fn[i + 1] == func)]
+            self.assertTrue(hits, "reasons.tsv: %r not found in %s (%s)" % (first, f, func))
+            self.assertNotEqual(before, after)
+            self.assertGreater(len(why), 20, "reasons.tsv: a reason must explain: %r" % why)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -214,6 +214,40 @@ TEST_F(Checked, FailedCommitLeavesPagesPrepared)
     }
 }
 
+// The same for decommits: one that fails leaves the pages Ready (they can
+// still be decommitted), and one that succeeds only piece by piece (the
+// whole range refused once, then Go's halving retry) leaves them Prepared.
+TEST_F(Checked, DecommitStateFollowsTheOutcome)
+{
+    uint8_t *ready = a;
+    for (int os = 0; os < 2; os++) {
+        SCOPED_TRACE(os ? "sysUnusedOS" : "sysUnused");
+        auto unused = [&](uintptr_t n) {
+            if (os)
+                sysUnusedOS(ready, n);
+            else
+                sysUnused(ready, n);
+        };
+        {
+            mwt::FaultGuard fg(MEMWIN_FAULT_DECOMMIT, 1, 0, 87);
+            unused(2 * kPage);
+            EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS)) << memwin_last_error_message();
+        }
+        unused(2 * kPage); // still Ready: allowed
+        EXPECT_EQ(memwin_last_error(), 0u) << "after a failed decommit: " << memwin_last_error_message();
+        sysUsed(ready, 2 * kPage, 2 * kPage);
+        ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+        {
+            mwt::FaultGuard fg(MEMWIN_FAULT_DECOMMIT, 1, 1, 87);
+            unused(2 * kPage);
+            EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+        }
+        ExpectRefused("unused after a piecewise decommit", MEMWIN_ERR_STATE, [&] { unused(2 * kPage); });
+        sysUsed(ready, 2 * kPage, 2 * kPage);
+        ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    }
+}
+
 TEST_F(Checked, ReleaseMustNameOneWholeReservation)
 {
     ExpectRefused("null", MEMWIN_ERR_NULL, [&] { sysFree(nullptr, 1 << 16, &stat); });

@@ -646,7 +646,15 @@ def main():
     a.build = os.path.abspath(a.build)
     a.files = [f.strip() for f in a.files.split(",") if f.strip()]
     a.rules = os.path.join(a.root, "tools", "mutation", "memwin.rules")
-    a.vectors = os.path.join(a.root, "tests", "vectors")
+    # memwin-conform reads a copy of the vectors taken now, so a scenario
+    # added to the tree while the run goes (a .vec whose golden is not
+    # recorded yet) cannot kill mutants; the fingerprint of the live tree is
+    # compared again at the end (memwin_tests reads the live directory).
+    os.makedirs(a.build, exist_ok=True)
+    a.vectors = os.path.join(a.build, "vectors")
+    if os.path.isdir(a.vectors):
+        shutil.rmtree(a.vectors)
+    shutil.copytree(os.path.join(a.root, "tests", "vectors"), a.vectors)
     a.n_vectors = len([n for n in os.listdir(a.vectors) if n.endswith(".vec")])
     a.conform = os.path.join(a.base, "memwin-conform")
     a.gtest = os.path.join(a.base, "memwin_tests")
@@ -778,6 +786,10 @@ def main():
     for th in ts:
         th.join()
     wall = time.time() - t0
+    if fingerprint(a) != a.fp:
+        write_report(a, mutants, chosen, wall, a.cmdline or " ".join(sys.argv), started)
+        sys.exit("the sources, tests/vectors or the judges changed while the run went: its results "
+                 "are not one tree's (report %s written, journal entries kept under the old fingerprint)" % a.out)
     with jlock, open(journal, "a") as fh:
         fh.write(json.dumps({"run_wall": wall, "judged": len(queue0), "fp": a.fp}) + "\n")
     write_report(a, mutants, chosen, wall, a.cmdline or " ".join(sys.argv), started)

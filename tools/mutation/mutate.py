@@ -382,6 +382,10 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
     else:
         L.append("- wall time: %.0f s (mutant generation, unmutated builds, baseline checks and %d mutants; %d worker(s))"
                  % (wall, len(chosen), a.workers))
+    if getattr(a, "carried", 0):
+        L.append("- carried: %d results (killed by the vectors, not built, identical) come from a run of the same "
+                 "sources and judges with fewer scenarios, results that scenarios added since cannot change; "
+                 "every other mutant was judged again with the scenarios of this tree" % a.carried)
     if judged:
         tot = sum(m["seconds"] for m in judged)
         L.append("- time per mutant (one worker's time, build + judging): mean %.1f s, max %.1f s; "
@@ -596,12 +600,13 @@ def scope_of(m, lines):
     return "memwin"
 
 
-def fingerprint(a):
-    """What a mutant's result depends on besides its own text: the unmutated
-    sources and build files, the vectors, and the two judges' binaries."""
+def fingerprint_parts(a):
+    """What a mutant's result depends on besides its own text, in two parts:
+    the unmutated sources, build files, the two judges' binaries and the time
+    limits (one hash), and each scenario file of tests/vectors (name: hash)."""
     h = hashlib.sha1()
     paths = [os.path.join(a.conform), os.path.join(a.gtest)]
-    for top in COPY + [os.path.join("tests", "vectors")]:
+    for top in COPY:
         s = os.path.join(a.root, top)
         if os.path.isdir(s):
             for d, _, fs in sorted(os.walk(s)):
@@ -613,7 +618,25 @@ def fingerprint(a):
         with open(p, "rb") as fh:
             h.update(hashlib.sha1(fh.read()).digest())
     h.update(("%d %d %d" % (a.scenario_timeout, a.conform_timeout, a.gtest_timeout)).encode())
-    return h.hexdigest()
+    vecs = {}
+    vdir = os.path.join(a.root, "tests", "vectors")
+    for d, _, fs in sorted(os.walk(vdir)):
+        for f in sorted(fs):
+            with open(os.path.join(d, f), "rb") as fh:
+                vecs[os.path.relpath(os.path.join(d, f), vdir)] = hashlib.sha1(fh.read()).hexdigest()
+    return h.hexdigest(), vecs
+
+
+def fingerprint(a):
+    """One hash of both parts (see fingerprint_parts)."""
+    base, vecs = fingerprint_parts(a)
+    return hashlib.sha1((base + json.dumps(vecs, sort_keys=True)).encode()).hexdigest()
+
+
+# Results that scenarios added later cannot change: a mutant the vectors
+# killed stays killed when scenarios are only added, and building does not
+# read them.  Everything else is judged again.
+CARRIED = ("killed by vectors", "killed by vectors (ASan)", "not built", "identical")
 
 
 def main():
@@ -703,35 +726,59 @@ def main():
     # judged, so an interrupted run can be resumed (--resume) with the same
     # sources, vectors, judges and limits.
     a.resume = a.resume or a.report_only
+    a.fpb, a.vecs = fingerprint_parts(a)
     a.fp = fingerprint(a)
     journal = os.path.join(a.build, "journal.jsonl")
     a.resumed = 0
+    a.carried = 0
     a.run_walls = []
     if a.resume and os.path.exists(journal):
-        old = {}
+        old, vsets, walls, used = {}, {}, {}, set()
         with open(journal) as fh:
             for line in fh:
                 try:
                     r = json.loads(line)
                 except ValueError:
                     continue
-                if r.get("fp") != a.fp:
+                if "vectors" in r:
+                    vsets[r["fp"]] = (r.get("fpb"), r["vectors"])
                     continue
                 if "run_wall" in r:
-                    a.run_walls.append(r["run_wall"])
-                else:
-                    old[(r["file"], r["sha"])] = r
+                    walls.setdefault(r.get("fp"), []).append(r["run_wall"])
+                    continue
+                old.setdefault((r["file"], r["sha"]), []).append(r)
+
+        def usable(r):
+            """Same tree: any result.  Same sources and judges, scenarios
+            only added since (every earlier file still there, unchanged): a
+            result in CARRIED."""
+            if r.get("fp") == a.fp:
+                return "same"
+            fpb, vecs = vsets.get(r.get("fp"), (None, None))
+            if fpb == a.fpb and vecs is not None and r["result"] in CARRIED and \
+                    all(a.vecs.get(k) == v for k, v in vecs.items()):
+                return "carried"
+            return None
         for m in chosen:
-            r = old.get((m["file"], m["sha"]))
-            if r:
+            for r in old.get((m["file"], m["sha"]), []):
+                how = usable(r)
+                if not how:
+                    continue
                 for k in ("result", "detail", "seconds", "conform_exit", "asan_exit", "gtest_exit"):
                     if k in r:
                         m[k] = r[k]
                 a.resumed += 1
-        log("resumed: %d mutants judged by earlier runs of the same tree" % a.resumed)
+                a.carried += how == "carried"
+                used.add(r.get("fp"))
+                break
+        a.run_walls = [w for fp in sorted(used) for w in walls.get(fp, [])]
+        log("resumed: %d mutants judged by earlier runs (%d of them with fewer scenarios: results scenarios "
+            "added later cannot change)" % (a.resumed, a.carried))
     elif not a.resume and os.path.exists(journal):
         os.remove(journal)
     jlock = threading.Lock()
+    with open(journal, "a") as fh:  # what this run's fingerprint stands for
+        fh.write(json.dumps({"fp": a.fp, "fpb": a.fpb, "vectors": a.vecs}) + "\n")
 
     def record(m):
         r = {k: m[k] for k in ("file", "sha", "id", "result", "seconds", "detail",

@@ -39,10 +39,17 @@ for i in $(seq 1 "$runs"); do
     # Go prints a throw in several writes ("fatal error: ", the message,
     # "\n"), so the runtime's own second throw can land inside memwin's:
     # "fatal error: fatal error: runtime: cannot allocate memory" followed by
-    # a line "out of memory".  Put such a pair back into its two lines.
+    # a line "out of memory"; or the other way round, the runtime's
+    # "fatal error: " first, then memwin's whole line, then the runtime's
+    # message: "fatal error: fatal error: out of memory" and a line "runtime:
+    # cannot allocate memory".  Put such a pair back into its two lines.
     awk '$0 == "fatal error: fatal error: runtime: cannot allocate memory" {
              print "fatal error: runtime: cannot allocate memory"; held = 1; next }
-         held && $0 == "out of memory" { print "fatal error: out of memory"; held = 0; next }
+         held == 1 && $0 == "out of memory" { print "fatal error: out of memory"; held = 0; next }
+         $0 == "fatal error: fatal error: out of memory" {
+             print "fatal error: out of memory"; held = 2; next }
+         held == 2 && $0 == "runtime: cannot allocate memory" {
+             print "fatal error: runtime: cannot allocate memory"; held = 0; next }
          { held = 0; print }' "$o" >"$o.lines"
     o=$o.lines
     va=$(grep -cE '^runtime: VirtualAlloc of [0-9]+ bytes failed with errno=1455$' "$o")

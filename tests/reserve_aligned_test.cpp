@@ -195,6 +195,35 @@ TEST(ReserveAlignedOneCall, BadArgumentsFailWithoutCallingTheOS)
     sysFreeOS(p, kSize);
 }
 
+// Arguments at the edges of the checks that are still valid: each must reach
+// the OS and give one aligned reservation of the size asked for.
+TEST(ReserveAlignedOneCall, ValidArgumentsAtTheEdgesAreReserved)
+{
+    // A whole number of pages that is not a whole number of 64 KiB granules.
+    {
+        uintptr_t reserved = 0;
+        void *p = memwin_reserve_aligned(nullptr, 5 * kPage, kAlign, &reserved);
+        EXPECT_TRUE(one_reservation(p, 5 * kPage, kAlign));
+        EXPECT_EQ(reserved, 5 * kPage);
+        if (p)
+            sysFreeOS(p, reserved);
+    }
+    // size * align and hint * size are 2^(pointer bits), which wraps to 0,
+    // while size + align and hint + size do not wrap: 4 GiB at a 4 GiB
+    // boundary hinted at 4 GiB on 64-bit hosts, 64 KiB at 64 KiB hinted at
+    // 64 KiB on 32-bit ones.  A check that multiplied would refuse it.
+    const uintptr_t half = uintptr_t(1) << (sizeof(uintptr_t) * 4);
+    PrimRecorder rec;
+    uintptr_t reserved = 0;
+    void *p = memwin_reserve_aligned(P(half), half, half, &reserved);
+    EXPECT_TRUE(one_reservation(p, half, half));
+    EXPECT_EQ(reserved, half);
+    EXPECT_GE(rec.count(PrimCall::kAlloc) + rec.count(PrimCall::kAllocAligned), 1u)
+        << "the arguments reach the OS\n" << to_string(rec.calls());
+    if (p)
+        sysFreeOS(p, reserved);
+}
+
 TEST(ReserveAlignedOneCall, OSRefusalIsNotRetried)
 {
     FaultGuard fault(MEMWIN_FAULT_RESERVE, 1, 1, MEMWIN_ERROR_NOT_ENOUGH_MEMORY);

@@ -115,12 +115,8 @@ TEST_P(VectorChecked, GoOrListedRefusal)
 {
     const std::string name = GetParam();
     Scenario sc;
-    std::string err;
-    ASSERT_TRUE(memwin_vectors::load_scenario(name, sc, err)) << err;
-    if (sizeof(void *) == 4 && !memwin_vecfmt::wide_number(sc).empty())
-        GTEST_SKIP() << "n/a on a 32-bit port: needs a 64-bit uintptr";
     std::vector<std::string> golden;
-    ASSERT_TRUE(memwin_vectors::read_golden(name, golden));
+    MEMWIN_LOAD_FOR_PORT(name, sc, golden);
     std::vector<std::string> got;
     {
         ModeGuard g(MEMWIN_MODE_CHECKED);

@@ -290,7 +290,9 @@ private:
         // made; releasing those behind its back would leave records of
         // address space a later scenario may be given.  Exact mode's
         // sysFreeOS releases and drops the record, so it is used then.
-        const int mode = memwin_set_mode(MEMWIN_MODE_EXACT);
+        const int mode = memwin_get_mode();
+        if (mode != MEMWIN_MODE_EXACT)
+            memwin_set_mode(MEMWIN_MODE_EXACT);
         for (uintptr_t b : t_created) {
             memwin_region_info info;
             uint32_t err;
@@ -302,7 +304,8 @@ private:
                     sysFreeOS((void *)b, 0);
             }
         }
-        memwin_set_mode(mode);
+        if (mode != MEMWIN_MODE_EXACT)
+            memwin_set_mode(mode);
         t_created.clear();
     }
 
@@ -440,6 +443,25 @@ bool read_golden(const std::string &name, std::vector<std::string> &out)
     std::ifstream in(file_path(name, golden_suffix(sc, memwin_go_version()).c_str()));
     std::string err;
     return in && parse_golden(in, "", false, out, err);
+}
+
+Load load_for_port(const std::string &name, Scenario &sc, std::vector<std::string> &golden,
+                   std::string &why)
+{
+    if (!load_scenario(name, sc, why))
+        return Load::kError;
+    if (sizeof(void *) == 4) {
+        const std::string wide = memwin_vecfmt::wide_number(sc);
+        if (!wide.empty()) {
+            why = "n/a on a 32-bit port: needs a 64-bit uintptr (" + wide + ")";
+            return Load::kNotApplicable;
+        }
+    }
+    if (!read_golden(name, golden)) {
+        why = "no golden file for " + name + " (run tools/conformance.sh --regen)";
+        return Load::kError;
+    }
+    return Load::kOk;
 }
 
 std::vector<std::string> run_scenario(const Scenario &sc)

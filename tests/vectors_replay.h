@@ -24,6 +24,23 @@ std::vector<std::string> scenario_names();
 bool load_scenario(const std::string &name, Scenario &out, std::string &err);
 // Golden lines without comments; false if the file cannot be read.
 bool read_golden(const std::string &name, std::vector<std::string> &out);
+// Loads scenario NAME and its golden for this port: kNotApplicable when it
+// needs a 64-bit uintptr on a 32-bit port, kError when either file cannot be
+// read; WHY says which.
+enum class Load { kOk, kNotApplicable, kError };
+Load load_for_port(const std::string &name, Scenario &sc, std::vector<std::string> &golden,
+                   std::string &why);
+// In a googletest body: loads NAME into SC and GOLDEN, or skips the test
+// (not applicable on this port) or fails it (a file cannot be read).
+#define MEMWIN_LOAD_FOR_PORT(name, sc, golden)                                         \
+    do {                                                                               \
+        std::string why_;                                                              \
+        const memwin_vectors::Load load_ = memwin_vectors::load_for_port(name, sc, golden, why_); \
+        if (load_ == memwin_vectors::Load::kNotApplicable)                             \
+            GTEST_SKIP() << why_;                                                      \
+        if (load_ == memwin_vectors::Load::kError)                                     \
+            FAIL() << why_;                                                            \
+    } while (0)
 // Runs every step against memwin and returns the observations.
 std::vector<std::string> run_scenario(const Scenario &sc);
 // Readable differences ("scenario: step N (text), field F: Go = ..., memwin = ...").

@@ -18,16 +18,8 @@ TEST_P(VectorReplay, MatchesGolden)
 {
     const std::string name = GetParam();
     Scenario sc;
-    std::string err;
-    ASSERT_TRUE(memwin_vectors::load_scenario(name, sc, err)) << err;
-    if (sizeof(void *) == 4) {
-        const std::string wide = memwin_vecfmt::wide_number(sc);
-        if (!wide.empty())
-            GTEST_SKIP() << "n/a on a 32-bit port: needs a 64-bit uintptr (" << wide << ")";
-    }
     std::vector<std::string> golden;
-    ASSERT_TRUE(memwin_vectors::read_golden(name, golden))
-        << "no golden file for " << name << " (run tools/conformance.sh --regen)";
+    MEMWIN_LOAD_FOR_PORT(name, sc, golden);
 #if defined(_WIN32)
     const char *self = "memwin.dll";
 #else

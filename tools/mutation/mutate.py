@@ -134,24 +134,33 @@ class Worker:
                 m["result"] = "killed by vectors"
                 m["detail"] = "runner timed out" if rc == "timeout" else first_failure(out)
                 return
-            # The same vectors against the mutant's ASan+UBSan build, the
-            # sanitizer runtimes preloaded into the (uninstrumented) runner.
-            rc, out = sh(["ninja", "-C", self.asan, "-j1", "memwin"], timeout=300)
-            if rc == 0:
-                rc, out = conform_asan(a, os.path.join(self.asan, "libmemwin.so"))
-                m["asan_exit"] = rc
-                if rc != 0:
-                    m["result"] = "killed by vectors (ASan)"
-                    m["detail"] = "runner timed out" if rc == "timeout" else first_failure(out)
-                    return
-            env = dict(os.environ, LD_LIBRARY_PATH=self.bld)
-            rc, out = sh([a.gtest, "--gtest_brief=1"], timeout=a.gtest_timeout, env=env)
-            m["gtest_exit"] = rc
-            if rc != 0:
-                m["result"] = "killed only by googletest"
-                m["detail"] = gtest_failures(out, rc)
-            else:
-                m["result"] = "survived"
+            # Then the mutant's ASan+UBSan build against the same vectors
+            # (the sanitizer runtimes preloaded into the uninstrumented
+            # runner) and googletest.  A Go-scope mutant meets the ASan
+            # vectors first, as only the vectors count for it; a memwin-scope
+            # one meets googletest first, which kills most of them sooner.
+            order = ("asan", "gtest") if m.get("scope") != "memwin" else ("gtest", "asan")
+            for judge in order:
+                if judge == "asan":
+                    rc, out = sh(["ninja", "-C", self.asan, "-j1", "memwin"], timeout=300)
+                    if rc != 0:
+                        continue
+                    rc, out = conform_asan(a, os.path.join(self.asan, "libmemwin.so"))
+                    m["asan_exit"] = rc
+                    if rc != 0:
+                        m["result"] = "killed by vectors (ASan)"
+                        m["detail"] = "runner timed out" if rc == "timeout" else first_failure(out)
+                        return
+                else:
+                    env = dict(os.environ, LD_LIBRARY_PATH=self.bld)
+                    rc, out = sh([a.gtest, "--gtest_brief=1", "--gtest_fail_fast"],
+                                 timeout=a.gtest_timeout, env=env)
+                    m["gtest_exit"] = rc
+                    if rc != 0:
+                        m["result"] = "killed only by googletest"
+                        m["detail"] = gtest_failures(out, rc)
+                        return
+            m["result"] = "survived"
         finally:
             shutil.copyfile(orig, target)
             m["seconds"] = time.time() - t0
@@ -383,9 +392,10 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
         L.append("- wall time: %.0f s (mutant generation, unmutated builds, baseline checks and %d mutants; %d worker(s))"
                  % (wall, len(chosen), a.workers))
     if getattr(a, "carried", 0):
-        L.append("- carried: %d results (killed by the vectors, not built, identical) come from a run of the same "
-                 "sources and judges with fewer scenarios, results that scenarios added since cannot change; "
-                 "every other mutant was judged again with the scenarios of this tree" % a.carried)
+        L.append("- carried: %d results come from runs whose inputs differ only in what cannot change them: "
+                 "not built and identical from runs of the same sources; killed by the vectors from runs of the "
+                 "same sources and memwin-conform with fewer scenarios (or another googletest); every other "
+                 "mutant was judged again with this tree's scenarios and googletest" % a.carried)
     if judged:
         tot = sum(m["seconds"] for m in judged)
         L.append("- time per mutant (one worker's time, build + judging): mean %.1f s, max %.1f s; "
@@ -394,9 +404,10 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
     L.append("- mutation tool: universalmutator %s, rules `c` (with its `universal` and `c_like`) + "
              "`tools/mutation/memwin.rules`; duplicate mutants (same text) counted once" % a.um_version)
     L.append("- judges: `memwin-conform --timeout %d` over `tests/vectors` (%d scenarios; whole run limited to %d s), "
-             "then the same run against the mutant's ASan+UBSan build (sanitizer runtimes preloaded), "
-             "then for its survivors `memwin_tests` (googletest, limited to %d s) with `LD_LIBRARY_PATH` at the "
-             "mutant's libmemwin.so; a judge that fails or runs out of time kills the mutant"
+             "then, for its survivors, the same run against the mutant's ASan+UBSan build (sanitizer runtimes "
+             "preloaded) and `memwin_tests --gtest_fail_fast` (googletest, limited to %d s) with `LD_LIBRARY_PATH` "
+             "at the mutant's libmemwin.so, in that order for a Go-scope mutant and googletest first for a "
+             "memwin-scope one; a judge that fails or runs out of time kills the mutant and ends its judging"
              % (a.scenario_timeout, a.n_vectors, a.conform_timeout, a.gtest_timeout))
     L.append("- build: each worker's own copy of CMakeLists.txt, cmake/, include/, src/, memwin.def, "
              "configured RelWithDebInfo with MEMWIN_WERROR=OFF (a mutant that only warns is still judged); "
@@ -600,12 +611,22 @@ def scope_of(m, lines):
     return "memwin"
 
 
-def fingerprint_parts(a):
-    """What a mutant's result depends on besides its own text, in two parts:
-    the unmutated sources, build files, the two judges' binaries and the time
-    limits (one hash), and each scenario file of tests/vectors (name: hash)."""
+def _hash_files(a, paths):
     h = hashlib.sha1()
-    paths = [os.path.join(a.conform), os.path.join(a.gtest)]
+    for p in paths:
+        h.update(os.path.relpath(p, a.root).encode() + b"\0")
+        with open(p, "rb") as fh:
+            h.update(hashlib.sha1(fh.read()).digest())
+    return h
+
+
+def fingerprint_parts(a):
+    """What a mutant's result depends on besides its own text, in parts:
+    "src" the unmutated sources and build files (all a build reads),
+    "conform" memwin-conform's binary and its time limits, "gtest"
+    memwin_tests' binary and its limit (one hash each), and each scenario
+    file of tests/vectors (name: hash)."""
+    paths = []
     for top in COPY:
         s = os.path.join(a.root, top)
         if os.path.isdir(s):
@@ -613,30 +634,47 @@ def fingerprint_parts(a):
                 paths += [os.path.join(d, f) for f in sorted(fs)]
         else:
             paths.append(s)
-    for p in paths:
-        h.update(os.path.relpath(p, a.root).encode() + b"\0")
-        with open(p, "rb") as fh:
-            h.update(hashlib.sha1(fh.read()).digest())
-    h.update(("%d %d %d" % (a.scenario_timeout, a.conform_timeout, a.gtest_timeout)).encode())
+    parts = {"src": _hash_files(a, paths).hexdigest()}
+    h = _hash_files(a, [a.conform])
+    h.update(("%d %d" % (a.scenario_timeout, a.conform_timeout)).encode())
+    parts["conform"] = h.hexdigest()
+    h = _hash_files(a, [a.gtest])
+    h.update(("%d" % a.gtest_timeout).encode())
+    parts["gtest"] = h.hexdigest()
     vecs = {}
     vdir = os.path.join(a.root, "tests", "vectors")
     for d, _, fs in sorted(os.walk(vdir)):
         for f in sorted(fs):
             with open(os.path.join(d, f), "rb") as fh:
                 vecs[os.path.relpath(os.path.join(d, f), vdir)] = hashlib.sha1(fh.read()).hexdigest()
-    return h.hexdigest(), vecs
+    return parts, vecs
 
 
 def fingerprint(a):
-    """One hash of both parts (see fingerprint_parts)."""
-    base, vecs = fingerprint_parts(a)
-    return hashlib.sha1((base + json.dumps(vecs, sort_keys=True)).encode()).hexdigest()
+    """One hash of every part (see fingerprint_parts)."""
+    parts, vecs = fingerprint_parts(a)
+    return hashlib.sha1((json.dumps(parts, sort_keys=True) + json.dumps(vecs, sort_keys=True)).encode()).hexdigest()
 
 
-# Results that scenarios added later cannot change: a mutant the vectors
-# killed stays killed when scenarios are only added, and building does not
-# read them.  Everything else is judged again.
-CARRIED = ("killed by vectors", "killed by vectors (ASan)", "not built", "identical")
+# Results a later run may take from an earlier one that differs only in what
+# cannot change them: building reads only the sources ("not built",
+# "identical"), and a mutant the vectors killed stays killed while the
+# sources and memwin-conform are the same and scenarios are only added (a
+# new googletest does not matter).  Everything else is judged again.
+BUILT_ONLY = ("not built", "identical")
+VECTOR_KILLS = ("killed by vectors", "killed by vectors (ASan)")
+CARRIED = BUILT_ONLY + VECTOR_KILLS
+
+
+def carry(r, old_parts, old_vecs, parts, vecs):
+    """Whether journal result r, judged with old_parts/old_vecs, holds for a
+    run with parts/vecs (see CARRIED)."""
+    if old_parts is None or old_parts.get("src") != parts["src"]:
+        return False
+    if r["result"] in BUILT_ONLY:
+        return True
+    return (r["result"] in VECTOR_KILLS and old_parts.get("conform") == parts["conform"] and
+            old_vecs is not None and all(vecs.get(k) == v for k, v in old_vecs.items()))
 
 
 def main():
@@ -726,7 +764,7 @@ def main():
     # judged, so an interrupted run can be resumed (--resume) with the same
     # sources, vectors, judges and limits.
     a.resume = a.resume or a.report_only
-    a.fpb, a.vecs = fingerprint_parts(a)
+    a.parts, a.vecs = fingerprint_parts(a)
     a.fp = fingerprint(a)
     journal = os.path.join(a.build, "journal.jsonl")
     a.resumed = 0
@@ -741,7 +779,7 @@ def main():
                 except ValueError:
                     continue
                 if "vectors" in r:
-                    vsets[r["fp"]] = (r.get("fpb"), r["vectors"])
+                    vsets[r["fp"]] = (r.get("parts"), r["vectors"])
                     continue
                 if "run_wall" in r:
                     walls.setdefault(r.get("fp"), []).append(r["run_wall"])
@@ -749,14 +787,12 @@ def main():
                 old.setdefault((r["file"], r["sha"]), []).append(r)
 
         def usable(r):
-            """Same tree: any result.  Same sources and judges, scenarios
-            only added since (every earlier file still there, unchanged): a
-            result in CARRIED."""
+            """Same tree: any result.  Otherwise a result in CARRIED whose
+            inputs are unchanged (see carry)."""
             if r.get("fp") == a.fp:
                 return "same"
-            fpb, vecs = vsets.get(r.get("fp"), (None, None))
-            if fpb == a.fpb and vecs is not None and r["result"] in CARRIED and \
-                    all(a.vecs.get(k) == v for k, v in vecs.items()):
+            old_parts, old_vecs = vsets.get(r.get("fp"), (None, None))
+            if carry(r, old_parts, old_vecs, a.parts, a.vecs):
                 return "carried"
             return None
         for m in chosen:
@@ -772,13 +808,13 @@ def main():
                 used.add(r.get("fp"))
                 break
         a.run_walls = [w for fp in sorted(used) for w in walls.get(fp, [])]
-        log("resumed: %d mutants judged by earlier runs (%d of them with fewer scenarios: results scenarios "
-            "added later cannot change)" % (a.resumed, a.carried))
+        log("resumed: %d mutants judged by earlier runs (%d of them carried from runs with other scenarios or "
+            "googletest: results those cannot change)" % (a.resumed, a.carried))
     elif not a.resume and os.path.exists(journal):
         os.remove(journal)
     jlock = threading.Lock()
     with open(journal, "a") as fh:  # what this run's fingerprint stands for
-        fh.write(json.dumps({"fp": a.fp, "fpb": a.fpb, "vectors": a.vecs}) + "\n")
+        fh.write(json.dumps({"fp": a.fp, "parts": a.parts, "vectors": a.vecs}) + "\n")
 
     def record(m):
         r = {k: m[k] for k in ("file", "sha", "id", "result", "seconds", "detail",

@@ -50,6 +50,27 @@ class Pure(unittest.TestCase):
         self.assertEqual(mutate.scope_of({"file": "f.c", "line": 4, "nlines": 1}, lines), "memwin")
 
 
+    def test_carry(self):
+        parts = {"src": "s", "conform": "c", "gtest": "g"}
+        vecs = {"a.vec": "1", "b.vec": "2"}
+        r = lambda res: {"result": res}
+        # Building reads only the sources.
+        self.assertTrue(mutate.carry(r("not built"), dict(parts, conform="x", gtest="y"), {}, parts, vecs))
+        self.assertTrue(mutate.carry(r("identical"), dict(parts, gtest="y"), {"z.vec": "9"}, parts, vecs))
+        self.assertFalse(mutate.carry(r("not built"), dict(parts, src="t"), vecs, parts, vecs))
+        # A vector kill holds with another googletest and scenarios added ...
+        self.assertTrue(mutate.carry(r("killed by vectors"), dict(parts, gtest="y"), {"a.vec": "1"}, parts, vecs))
+        self.assertTrue(mutate.carry(r("killed by vectors (ASan)"), parts, vecs, parts, vecs))
+        # ... but not when a scenario it ran changed or went, or the runner changed.
+        self.assertFalse(mutate.carry(r("killed by vectors"), parts, {"a.vec": "0"}, parts, vecs))
+        self.assertFalse(mutate.carry(r("killed by vectors"), parts, {"c.vec": "3"}, parts, vecs))
+        self.assertFalse(mutate.carry(r("killed by vectors"), dict(parts, conform="x"), vecs, parts, vecs))
+        # What googletest decided is judged again whenever anything differs.
+        self.assertFalse(mutate.carry(r("survived"), parts, vecs, parts, vecs))
+        self.assertFalse(mutate.carry(r("killed only by googletest"), parts, vecs, parts, vecs))
+        self.assertFalse(mutate.carry(r("not built"), None, None, parts, vecs))
+
+
 class Reasons(unittest.TestCase):
     def test_every_reason_names_text_in_its_function(self):
         class A:

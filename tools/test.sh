@@ -4,8 +4,9 @@
 # under 32-bit Wine) under Wine, the
 # sanitizer, stress, fuzz and coverage runs, the Go bindings, the READMEs'
 # install-and-use recipes (tests/journeys), the runtime swap checked with Go's
-# own tests, and the conformance harness against the
-# real Go runtime.  Prints one line per stage and exits non-zero if any failed.
+# own tests, the conformance harness against the real Go runtime, and real
+# programs' recorded traffic replayed on libmemwin, memwin.dll and the Go
+# runtime (tools/traces.sh).  Prints one line per stage and exits non-zero if any failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -43,6 +44,7 @@ stage journeys tests/journeys/run.sh
 [ -x tools/robustness.sh ] && stage robustness tools/robustness.sh
 [ -x tools/memwin-go/check.sh ] && stage runtime-swap tools/memwin-go/check.sh
 [ -x tools/conformance.sh ] && stage conformance tools/conformance.sh
+[ -x tools/traces.sh ] && stage traces tools/traces.sh
 
 echo
 echo "stages: $passed passed, $failed failed"

@@ -42,6 +42,7 @@ var (
 	flagChild   = flag.String("child", "", "internal: run this scenario and exit")
 	flagSide    = flag.String("side", "", "internal: go | memwin (with -child)")
 	flagList    = flag.Bool("list", false, "list the scenarios and exit")
+	flagTrace   = flag.String("trace", "", "replay these traces (comma-separated .trace.gz files) on both sides instead of the scenarios")
 )
 
 // winPath turns a Unix absolute path into the Wine Z: drive path.
@@ -101,6 +102,17 @@ func main() {
 	noAsyncPreempt()
 	runtime.LockOSThread()
 	debug.SetGCPercent(-1)
+	if *flagTrace != "" {
+		if *flagDLL == "" {
+			die("-dll is required")
+		}
+		mw, err := loadMemwin(winPath(*flagDLL))
+		if err != nil {
+			die("%v", err)
+		}
+		traceMain(*flagTrace, &goSide{}, mw, *flagGolden != "")
+		return
+	}
 	if *flagVectors == "" {
 		die("-vectors is required")
 	}

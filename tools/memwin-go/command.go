@@ -18,6 +18,8 @@ type options struct {
 	cmd       string
 	swap      string
 	trace     string
+	record    string   // --record: the trace file to write (.trace.gz)
+	progEnv   []string // --env K=V: for the program only
 	plotOut   string
 	stats     string
 	goCmd     string
@@ -87,6 +89,16 @@ func parseArgs(cmd string, args []string) (*options, error) {
 			o.swap, err = value(name, a)
 		case "--trace":
 			o.trace, err = value(name, a)
+		case "--record":
+			o.record, err = value(name, a)
+		case "--env":
+			var kv string
+			if kv, err = value(name, a); err == nil {
+				if !strings.Contains(kv, "=") {
+					err = fmt.Errorf("--env %s: want NAME=VALUE", kv)
+				}
+				o.progEnv = append(o.progEnv, kv)
+			}
 		case "--plot":
 			o.plotOut, err = value(name, a)
 		case "--stats":
@@ -142,6 +154,9 @@ func parseArgs(cmd string, args []string) (*options, error) {
 			return nil, errors.New("run: no package or files")
 		}
 		o.pkgs = []string{"."}
+	}
+	if o.record != "" && o.swap != "full" {
+		return nil, errors.New("--record needs --swap=full (it records memwin's OS layer)")
 	}
 	if o.plotOut != "" && o.swap != "primitive" && o.swap != "full" {
 		return nil, errors.New("--plot needs memwin (--swap=primitive or full)")
@@ -489,6 +504,15 @@ func (o *options) run(work, exe, dir string) int {
 	c.Dir = dir
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	c.Env = os.Environ()
+	c.Env = append(c.Env, o.progEnv...)
+	var rec *recording
+	if o.record != "" {
+		var err error
+		if rec, err = o.startRecording(work, exe); err != nil {
+			die("%v", err)
+		}
+		c.Env = append(c.Env, rec.env...)
+	}
 	if memwin {
 		c.Env = append(c.Env, "MEMWIN_STATS="+winPath(stats))
 		if trace != "" {
@@ -537,6 +561,12 @@ func (o *options) run(work, exe, dir string) int {
 			fmt.Fprintf(os.Stderr, "memwin-go: %s; no counters: %v\n", head, err)
 		} else {
 			printSummary(os.Stderr, st, head)
+		}
+	}
+	if rec != nil {
+		if err := rec.finish(o, code); err != nil {
+			fmt.Fprintln(os.Stderr, "memwin-go: record:", err)
+			code = 3
 		}
 	}
 	if o.plotOut != "" {

@@ -21,11 +21,14 @@
 //	--swap=none-ext   a plain build linked as the primitive swap is (cgo,
 //	                  external linking): the primitive swap's baseline
 //	--trace FILE      write the interposers' trace (one line per call)
+//	--record FILE     (with --swap=full) record the calls to memwin's OS
+//	                  layer as a trace (tests/traces/FORMAT.md; .gz: gzip)
 //	--plot FILE       plot committed bytes over time (.svg or .png; gnuplot)
 //	--stats FILE      keep the interposers' counters (key-value text)
 //	--go CMD          the go command (default $GO, else go)
 //	--dll FILE        memwin.dll to use (default: built with CMake into
 //	                  build/memwin-go/dll)
+//	--env NAME=VALUE  set NAME for the program only (not for the build)
 //	--no-summary      do not print the summary
 //	--timeout DUR     kill the program after DUR (default 0: none)
 //	-c                (test) only build the test binary, as go test -c
@@ -35,6 +38,19 @@
 // The program's stdout, stderr and exit status pass through.  The fault
 // policy variables of include/memwin_interpose.h (MEMWIN_COMMIT_BUDGET,
 // ...) pass through the environment.
+//
+// Traces (tests/traces/FORMAT.md):
+//
+//	memwin-go record [--test] TRACE [options] package [-- args]
+//	                  run (or test) with --swap=full --record TRACE
+//	memwin-go replay [--write-golden] TRACE... [LIB]
+//	                  replay traces: against LIB.so natively (any library
+//	                  with memwin's exports and memwin_query), else under
+//	                  Wine against the Go runtime and memwin.dll (LIB or the
+//	                  CMake build) side by side; both compared with each
+//	                  trace's golden (TRACE without .trace.gz + .golden.gz)
+//	memwin-go diff A B  what changed between two traces: calls per kind,
+//	                  bytes reserved and committed, peak committed
 //
 // Internal commands used by check.sh and bench.sh:
 //
@@ -52,8 +68,11 @@ import (
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: memwin-go run|build|test [--swap=primitive|full|realhook|none|none-ext] [--trace FILE] [--plot FILE.svg|png]
-                 [--stats FILE] [--go CMD] [--dll FILE] [--no-summary] [--timeout DUR]
+                 [--stats FILE] [--go CMD] [--dll FILE] [--env K=V] [--no-summary] [--timeout DUR]
                  [go build flags] package [-- args]
+       memwin-go record [--test] TRACE.trace.gz [options] package [-- args]
+       memwin-go replay [--write-golden] TRACE... [LIB.so|memwin.dll]
+       memwin-go diff TRACE_A TRACE_B
        memwin-go summary STATS | plot TRACE OUT | compare [--md] NAME=LOG... | bench-report RESULTS`)
 	os.Exit(2)
 }
@@ -70,6 +89,20 @@ func main() {
 	switch os.Args[1] {
 	case "run", "build", "test":
 		os.Exit(runCommand(os.Args[1], os.Args[2:]))
+	case "record":
+		// record [--test] TRACE [options] package [-- args]
+		args, cmd := os.Args[2:], "run"
+		if len(args) > 0 && args[0] == "--test" {
+			args, cmd = args[1:], "test"
+		}
+		if len(args) < 2 {
+			usage()
+		}
+		os.Exit(runCommand(cmd, append([]string{"--swap=full", "--record", args[0]}, args[1:]...)))
+	case "replay":
+		os.Exit(replayCommand(os.Args[2:]))
+	case "diff":
+		os.Exit(diffCommand(os.Args[2:]))
 	case "summary":
 		if len(os.Args) != 3 {
 			usage()

@@ -1,0 +1,101 @@
+package trace
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Every is the number of steps between checkpoints of a compared replay.
+const Every = 256
+
+// Observe replays t against s with the options every side shares (a
+// checkpoint every Every steps, absolute hints moved by DefaultShift) and
+// returns the observations, a header line first.
+func Observe(t *Trace, s Side) []string {
+	out := []string{fmt.Sprintf("# %d steps, checkpoints every %d, absolute hints shifted by %#x",
+		len(t.Steps), Every, uint64(DefaultShift))}
+	Replay(t, s, Options{Every: Every, Shift: DefaultShift}, func(l string) { out = append(out, l) })
+	return out
+}
+
+// ReadFile reads a file, decompressing it when its name ends in .gz.
+func ReadFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasSuffix(path, ".gz") {
+		return b, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return io.ReadAll(zr)
+}
+
+// ReadPath reads the trace at path (.gz: compressed).
+func ReadPath(path string) (*Trace, error) {
+	b, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := Read(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return t, nil
+}
+
+// GoldenPath is where the golden of the trace at path is: NAME.trace.gz
+// has NAME.golden.gz.
+func GoldenPath(path string) string {
+	p := strings.TrimSuffix(strings.TrimSuffix(path, ".gz"), ".trace")
+	return p + ".golden.gz"
+}
+
+// ReadGolden returns a golden's observations (its "# golden:" line left out).
+func ReadGolden(path string) ([]string, error) {
+	b, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if !strings.HasPrefix(l, "# golden:") {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// WriteGolden writes obs as the golden at path, gzip-compressed, with a
+// first line naming who observed them.
+func WriteGolden(path, who string, obs []string) error {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	fmt.Fprintf(zw, "# golden: %s\n", who)
+	io.WriteString(zw, strings.Join(obs, "\n")+"\n")
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// Diff returns "" when a and b are the same observations, else where they
+// first differ, naming each side.
+func Diff(aName string, a []string, bName string, b []string) string {
+	line := func(l []string, i int) string {
+		if i < len(l) {
+			return l[i]
+		}
+		return "(end)"
+	}
+	for i := 0; i < len(a) || i < len(b); i++ {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			return fmt.Sprintf("line %d: %s %q, %s %q", i+1, aName, line(a, i), bName, line(b, i))
+		}
+	}
+	return ""
+}

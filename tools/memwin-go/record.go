@@ -1,0 +1,111 @@
+package main
+
+// memwin-go record / run --record: the program's calls to memwin's OS
+// layer, recorded by memwin-record.dll (csrc/record.c) placed in front of
+// memwin.dll, and written as a trace (tests/traces/FORMAT.md).
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"memwin.local/conform/trace"
+)
+
+type recording struct {
+	raw string   // the recorder's file
+	env []string // for the program
+}
+
+// recorderDLL builds memwin-record.dll into dir (mingw-w64).
+func (o *options) recorderDLL(dir string) (string, error) {
+	src := filepath.Join(o.root, "tools", "memwin-go", "csrc", "record.c")
+	dll := filepath.Join(dir, "memwin-record.dll")
+	out, err := exec.Command("x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
+		"-shared", "-o", dll, src).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building %s: %v\n%s", src, err, out)
+	}
+	return dll, nil
+}
+
+func (o *options) startRecording(work, exe string) (*recording, error) {
+	dll, err := o.recorderDLL(work)
+	if err != nil {
+		return nil, err
+	}
+	raw := filepath.Join(work, "record.raw")
+	next := filepath.Join(filepath.Dir(exe), "memwin.dll")
+	return &recording{raw: raw, env: []string{
+		"MEMWIN_DLL=" + winPath(dll),
+		"MEMWIN_RECORD_NEXT=" + winPath(next),
+		"MEMWIN_RECORD=" + winPath(raw),
+	}}, nil
+}
+
+// finish converts the recorder's file into the trace o.record.
+func (r *recording) finish(o *options, code int) error {
+	f, err := os.Open(r.raw)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	calls, err := trace.ReadRaw(f)
+	if err != nil {
+		return err
+	}
+	prog := strings.Join(append(append([]string{o.cmd}, o.pkgs...), o.args...), " ")
+	meta := [][2]string{{"go", o.goVersion}, {"goarch", "amd64"}, {"program", prog},
+		{"exit", fmt.Sprint(code)}}
+	t := trace.Convert(calls, meta)
+	if err := writeTrace(o.record, t); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "memwin-go: recorded %d calls to %s\n", len(t.Steps), o.record)
+	return nil
+}
+
+// writeTrace writes t, gzip-compressed when the name ends in .gz.
+func writeTrace(path string, t *trace.Trace) error {
+	var b bytes.Buffer
+	if strings.HasSuffix(path, ".gz") {
+		zw := gzip.NewWriter(&b)
+		if err := t.Write(zw); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+	} else if err := t.Write(&b); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// readTrace reads a trace, gzip-compressed or not.
+func readTrace(path string) (*trace.Trace, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		t, err := trace.Read(zr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		return t, nil
+	}
+	t, err := trace.Read(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Real Go programs' memory traffic as conformance data (issue 17).
+#
+#   tools/traces.sh            replay every trace of tests/traces on three
+#                              sides and compare each with its golden:
+#                              libmemwin.so natively (memwin-go replay LIB),
+#                              and under Wine the Go runtime's own functions
+#                              and memwin.dll side by side (the harness of
+#                              tools/conform built with Go 1.19 and with the
+#                              machine's Go); exit 1 on any difference
+#   tools/traces.sh --record [NAME...]
+#                              record the corpus (or the programs named)
+#                              again with both Go versions (memwin-go
+#                              record) and write the goldens from the Go
+#                              runtime of the recording Go
+#
+# Traces and goldens: tests/traces/NAME-goVERSION.trace.gz and .golden.gz;
+# the format is tests/traces/FORMAT.md.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mwgo=$root/tools/memwin-go/memwin-go
+go119=${GO119:-/usr/lib/go-1.19/bin/go}
+gonew=${GONEW:-$(command -v go)}
+dir=$root/tests/traces
+export MEMWIN_WINEPREFIX=${MEMWIN_WINEPREFIX:-$root/build/traces/wineprefix}
+mkdir -p "$root/build/traces"
+
+mode=check only=" "
+if [ "${1:-}" = --record ]; then
+    mode=record; shift
+    [ $# -gt 0 ] && only=" $* "
+fi
+
+if [ $mode = record ]; then
+    tmp=$root/build/traces/tmp
+    mkdir -p "$tmp"
+    for gobin in "$go119" "$gonew"; do
+        v=$("$gobin" env GOVERSION); v=${v%%.[0-9]*-*}; v=$(echo "$v" | sed -E 's/^(go[0-9]+\.[0-9]+).*/\1/')
+        goroot=$("$gobin" env GOROOT)
+        rec() { # NAME [--test] package-and-args...
+            local name=$1 test=(); shift
+            [ "$1" = --test ] && { test=(--test); shift; }
+            [ "$only" = " " ] || [[ "$only" == *" $name "* ]] || return 0
+            echo "== recording $name-$v" >&2
+            # The program's exit status is its own (gofmt -l exits 2 on the
+            # testdata files that do not parse); a recording ends with
+            # memwin-go's "recorded N calls" line.
+            GO=$gobin "$mwgo" record "${test[@]}" "$dir/$name-$v.trace.gz" "$@" >"$tmp/$name-$v.out" 2>"$tmp/$name-$v.err" || true
+            grep -q '^memwin-go: recorded [0-9]* calls' "$tmp/$name-$v.err" ||
+                { echo "recording $name-$v failed:" >&2; tail -20 "$tmp/$name-$v.err" >&2; exit 1; }
+            grep -E '^memwin-go: (swap=|recorded)' "$tmp/$name-$v.err" >&2
+        }
+        # 1. gofmt over the toolchain's own sources
+        rec gofmt cmd/gofmt -- -l "$goroot/src"
+        # The recording must not change what the program does: the same run
+        # without it prints the same files.
+        if [ "$only" = " " ] || [[ "$only" == *" gofmt "* ]]; then
+            GO=$gobin "$mwgo" run --swap=full --no-summary cmd/gofmt -l "$goroot/src" >"$tmp/gofmt-$v.plain.out" 2>/dev/null || true
+            cmp -s "$tmp/gofmt-$v.out" "$tmp/gofmt-$v.plain.out" ||
+                { echo "gofmt-$v: the output differs when recorded" >&2; exit 1; }
+            echo "   gofmt-$v: the same $(wc -l <"$tmp/gofmt-$v.out") lines of output recorded and not recorded" >&2
+        fi
+        # 2. the compiler compiling package unicode (no imports)
+        files=$(ls "$goroot"/src/unicode/*.go | grep -v _test.go)
+        rec compile cmd/compile -- -p unicode -std -complete -o "$tmp/unicode.a" $files
+        # 3. a std package's tests
+        rec flatetest --test compress/flate -- -test.short
+        # 4. the runtime's own GC tests (those that need no go command)
+        rec gctest --test runtime -- -test.short -test.run \
+            '^(TestGcArraySlice|TestGcDeepNesting|TestGcLastTime|TestGcMapIndirection|TestGcPacer|TestGcRescan|TestGCInfo|TestGCTestIsReachable|TestGCTestMoveStackOnNextCall|TestGCTestMoveStackRepeatedly|TestGCTestPointerClass|TestGCCPULimiter)$'
+        # 5. binary trees ($GOROOT/test/bench/garbage of Go 1.19)
+        bench=/usr/lib/go-1.19/test/bench/garbage
+        rec binarytrees "$bench/tree.go" "$bench/stats.go" -- -n 16
+        # 6. binary trees again, under a memory limit below their peak with
+        #    the collector's own trigger off: the collector runs whenever
+        #    the heap reaches the limit and the scavenger returns memory all
+        #    the time (GODEBUG=scavtrace=1 counts 239 scavenger cycles in
+        #    11 s natively on linux/amd64 with Go 1.19)
+        rec scavenger --env GOGC=off --env GOMEMLIMIT=24MiB "$bench/tree.go" "$bench/stats.go" -- -n 17
+        echo "== goldens of the $v traces from the Go runtime of $v under Wine" >&2
+        GO=$gobin "$mwgo" replay --write-golden "$dir"/*-"$v".trace.gz
+    done
+fi
+
+# Replay every trace on the three sides.
+shopt -s nullglob
+traces=("$dir"/*.trace.gz)
+[ ${#traces[@]} -gt 0 ] || { echo "no traces in $dir" >&2; exit 1; }
+status=0
+echo "== the trace package's own tests (go test ./trace)"
+(cd "$root/tools/conform" && GOTOOLCHAIN=local GOFLAGS= go test -count=1 ./trace) || status=1
+lib=$root/build/traces/linux/libmemwin.so
+cmake -S "$root" -B "$root/build/traces/linux" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMEMWIN_BUILD_TESTS=OFF >/dev/null
+ninja -C "$root/build/traces/linux" memwin >/dev/null
+echo "== libmemwin.so on Linux (memwin-go replay TRACE... $lib)"
+"$mwgo" replay "${traces[@]}" "$lib" || status=1
+for gobin in "$go119" "$gonew"; do
+    echo "== under Wine: the Go runtime of $("$gobin" env GOVERSION) and memwin.dll"
+    GO=$gobin "$mwgo" replay "${traces[@]}" || status=1
+done
+# The wrong libraries of tests/wrong_impls against the traces: base.c (a
+# correct plain-mmap implementation, compared through /proc/self/maps) must
+# pass every trace; each wrong one must be rejected by at least one.
+echo "== the wrong implementations of tests/wrong_impls"
+wdir=$root/build/traces/wrong
+mkdir -p "$wdir"
+for w in base decommit_keeps_contents no_decommit partial_release ignores_hints no_halving; do
+    def=""; [ $w = base ] || def=-DWRONG_$(echo $w | tr a-z A-Z)
+    gcc -std=c11 -O2 -shared -fPIC -I"$root/include" $def -o "$wdir/$w.so" "$root/tests/wrong_impls/base.c" -lpthread
+    caught=""
+    for t in "${traces[@]}"; do
+        if ! "$mwgo" replay "$t" "$wdir/$w.so" >"$wdir/$w.log" 2>&1; then
+            caught="$(basename "$t"): $(grep -oE '(DIFFERS|fatal error).*' "$wdir/$w.log" | head -1 | cut -c1-200)"
+            break
+        fi
+    done
+    if [ $w = base ]; then
+        [ -z "$caught" ] && echo "   base: identical on every trace" || { echo "   base REJECTED: $caught"; status=1; }
+    elif [ -n "$caught" ]; then
+        echo "   $w: rejected by $caught"
+    else
+        case " ${TRACES_NOT_CAUGHT:-partial_release} " in
+            *" $w "*) echo "   $w: passes every trace (expected: the corpus's only release, in gofmt under Go 1.26, names a whole reservation, where releasing n bytes is the same; the vectors reject it)" ;;
+            *) echo "   $w: NOT rejected by any trace"; status=1 ;;
+        esac
+    fi
+done
+
+if [ $status = 0 ]; then
+    echo "traces: all ${#traces[@]} traces identical to their goldens on all three sides"
+else
+    echo "traces: FAILED (see above)"
+fi
+exit $status

@@ -377,7 +377,14 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
     L.append("- date: %s" % started.strftime("%Y-%m-%d %H:%M UTC"))
     L.append("- command: `%s`" % cmdline)
     L.append("- commit: `%s`" % a.commit)
-    if a.resumed and a.resumed == len(chosen):
+    if a.resumed and a.resumed == len(chosen) and not a.run_walls:
+        span = getattr(a, "span", None)
+        L.append("- wall time: the run that judged these mutants was stopped before its end, on mutants of other "
+                 "files, so it recorded no wall time of its own%s; this report was written from its journal "
+                 "(`--report-only`)" % (
+                     "; from its start to the last of these mutants: %.0f s" % span if span else
+                     " (its journal has no time stamps)"))
+    elif a.resumed and a.resumed == len(chosen):
         L.append("- wall time: %.0f s in all, the sum of the runs that judged these mutants (%s; each: mutant "
                  "generation, unmutated builds, baseline checks and its share of the mutants; %d worker(s)); "
                  "this report was written from their journal (`--report-only`)"
@@ -771,7 +778,7 @@ def main():
     a.carried = 0
     a.run_walls = []
     if a.resume and os.path.exists(journal):
-        old, vsets, walls, used = {}, {}, {}, set()
+        old, vsets, walls, used, starts, last = {}, {}, {}, set(), {}, {}
         with open(journal) as fh:
             for line in fh:
                 try:
@@ -780,6 +787,8 @@ def main():
                     continue
                 if "vectors" in r:
                     vsets[r["fp"]] = (r.get("parts"), r["vectors"])
+                    if "run_start" in r:
+                        starts.setdefault(r["fp"], []).append(r["run_start"])
                     continue
                 if "run_wall" in r:
                     walls.setdefault(r.get("fp"), []).append(r["run_wall"])
@@ -800,6 +809,8 @@ def main():
                 how = usable(r)
                 if not how:
                     continue
+                if "t_end" in r:
+                    last[r.get("fp")] = max(last.get(r.get("fp"), 0), r["t_end"])
                 for k in ("result", "detail", "seconds", "conform_exit", "asan_exit", "gtest_exit"):
                     if k in r:
                         m[k] = r[k]
@@ -808,18 +819,26 @@ def main():
                 used.add(r.get("fp"))
                 break
         a.run_walls = [w for fp in sorted(used) for w in walls.get(fp, [])]
+        # A run stopped before its end records no wall time; with time
+        # stamps, the span from its start to the last mutant used stands in.
+        if len(used) == 1:
+            fp = next(iter(used))
+            st = [t for t in starts.get(fp, []) if t <= last.get(fp, 0)]
+            if st and last.get(fp):
+                a.span = last[fp] - max(st)
         log("resumed: %d mutants judged by earlier runs (%d of them carried from runs with other scenarios or "
             "googletest: results those cannot change)" % (a.resumed, a.carried))
     elif not a.resume and os.path.exists(journal):
         os.remove(journal)
     jlock = threading.Lock()
     with open(journal, "a") as fh:  # what this run's fingerprint stands for
-        fh.write(json.dumps({"fp": a.fp, "parts": a.parts, "vectors": a.vecs}) + "\n")
+        fh.write(json.dumps({"fp": a.fp, "parts": a.parts, "vectors": a.vecs, "run_start": time.time()}) + "\n")
 
     def record(m):
         r = {k: m[k] for k in ("file", "sha", "id", "result", "seconds", "detail",
                                "conform_exit", "asan_exit", "gtest_exit") if k in m}
         r["fp"] = a.fp
+        r["t_end"] = time.time()
         with jlock, open(journal, "a") as fh:
             fh.write(json.dumps(r) + "\n")
 

@@ -19,10 +19,12 @@
  *   R suite case param side rep value            ns per operation
  *   C suite case param side metric value         counts per operation
  *
- * Usage: bench [--reps N] [--long] [suite ...]
+ * Usage: bench [--reps N] [--long] [suite ...] [--trace FILE ...]
  *   suites: trans calls scale threads fallback aligned components proposals
  *   (default: all of them), trace (syscall markers for strace; not in the
- *   default).  trans also takes --case NAME, --size N, --side memwin|raw and
+ *   default), replay (real programs' traces, tests/traces, uncompressed,
+ *   each named by --trace: memwin exact, memwin checked and the raw calls
+ *   with Go's effect; not in the default).  trans also takes --case NAME, --size N, --side memwin|raw and
  *   --order ab|ba|abba, to look at one case (e.g. under perf record).
  */
 #if !defined(_WIN32) && !defined(_GNU_SOURCE)
@@ -37,6 +39,7 @@
 
 #include "memwin.h"
 #include "memwin_prim.h"
+#include "trace_replay.h"
 
 #ifdef _WIN32
 #include <windows.h>
@@ -1526,11 +1529,119 @@ static void suite_proposals(void)
 
 /* ---- main ----------------------------------------------------------------- */
 
+/* ---- replay: real programs' traces (bench/trace_replay.c) ----------------- */
+
+static const char *opt_traces[64];
+static int n_traces;
+
+static void *mw_alloc(uintptr_t n) { return sysAllocOS(n); }
+static void *mw_reserve(void *v, uintptr_t n) { return sysReserveOS(v, n); }
+static const tr_side mw_side = {
+    mw_alloc, mw_reserve,
+    {NULL, NULL, sysMapOS, sysUsedOS, sysUnusedOS, sysFaultOS, sysFreeOS, sysHugePageOS,
+     sysNoHugePageOS, sysHugePageCollapseOS}};
+
+/* The raw side: the system calls Go's Windows layer makes, with its effect. */
+static void *rw_reserve(void *v, uintptr_t n)
+{
+    void *p = v ? raw_reserve_at(v, n) : NULL; /* the hint, then anywhere */
+    return p ? p : raw_reserve(n);
+}
+static void rw_nothing(void *v, uintptr_t n) { (void)v, (void)n; }
+static void rw_free(void *v, uintptr_t n)
+{
+    if (!raw_release(v, n))
+        die("raw release failed");
+}
+#ifdef _WIN32
+static void *rw_alloc(uintptr_t n) { return VirtualAlloc(NULL, n, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE); }
+/* Go's loop for a range that spans reservations: halve until a piece goes
+ * through, move on. */
+static void rw_halving(void *v, uintptr_t n, int commit)
+{
+    char *p = v;
+    while (n > 0) {
+        uintptr_t k = n;
+        while (k >= 4096 && !(commit ? raw_commit(p, k) : raw_decommit(p, k)))
+            k = (k / 2) & ~(uintptr_t)4095;
+        if (k < 4096)
+            die("raw %s failed", commit ? "commit" : "decommit");
+        p += k;
+        n -= k;
+    }
+}
+static void rw_used(void *v, uintptr_t n) { rw_halving(v, n, 1); }
+static void rw_unused(void *v, uintptr_t n) { rw_halving(v, n, 0); }
+#else
+static void *rw_alloc(uintptr_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, RAW_FLAGS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+/* The kernel does not care about reservations: one call for any range. */
+static void rw_used(void *v, uintptr_t n)
+{
+    if (!raw_commit(v, n))
+        die("raw commit failed");
+}
+static void rw_unused(void *v, uintptr_t n)
+{
+    if (!raw_decommit(v, n))
+        die("raw decommit failed");
+}
+#endif
+static const tr_side raw_side = {
+    rw_alloc, rw_reserve,
+    {NULL, NULL, rw_nothing, rw_used, rw_unused, rw_unused, rw_free, rw_nothing, rw_nothing,
+     rw_nothing}};
+
+/* replay: each trace replayed whole, per repetition, by the three sides in
+ * turn (forward, then backward); ns per call.  Absolute hints move 64 GiB
+ * up, as in every replay of the format.  Regions are released untimed. */
+static void suite_replay(void)
+{
+    static const char *const names[] = {"memwin", "checked", "raw"};
+    if (n_traces == 0)
+        die("replay needs --trace FILE");
+    for (int i = 0; i < n_traces; i++) {
+        char err[256], name[128];
+        tr_trace *t = tr_load(opt_traces[i], err, sizeof err);
+        if (!t)
+            die("%s: %s", opt_traces[i], err);
+        const char *b = opt_traces[i];
+        for (const char *q = b; *q; q++)
+            if (*q == '/' || *q == '\\')
+                b = q + 1;
+        snprintf(name, sizeof name, "%s", b);
+        char *dot = strstr(name, ".trace");
+        if (dot)
+            *dot = 0;
+        const size_t steps = tr_steps(t);
+        for (int rep = -warmup; rep < opt_reps; rep++)
+            for (int pos = 0; pos < 3; pos++) {
+                const int side = order_n(rep < 0 ? 0 : rep, pos, 3);
+                const tr_side *s = side == 2 ? &raw_side : &mw_side;
+                const int old = side == 1 ? memwin_set_mode(MEMWIN_MODE_CHECKED) : 0;
+                uint64_t t0 = now_ns();
+                size_t odd = tr_replay(t, s, UINT64_C(0x1000000000));
+                uint64_t t1 = now_ns();
+                tr_release(t, s);
+                if (side == 1)
+                    memwin_set_mode(old);
+                if (odd)
+                    count("replay", name, steps, names[side], "odd", (double)odd);
+                if (rep >= 0)
+                    rec("replay", name, steps, names[side], rep, (double)(t1 - t0) / (double)steps);
+            }
+        tr_destroy(t);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    int i, want[9] = {0}, any = 0;
+    int i, want[10] = {0}, any = 0;
     static const char *const names[] = {"trans",   "calls",      "scale",     "threads", "fallback",
-                                        "aligned", "components", "proposals", "trace"};
+                                        "aligned", "components", "proposals", "trace",   "replay"};
     host_init();
     for (i = 1; i < argc; i++) {
         int j;
@@ -1564,10 +1675,16 @@ int main(int argc, char **argv)
             opt_long = 1;
             continue;
         }
-        for (j = 0; j < 9; j++)
+        if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
+            if (n_traces == (int)(sizeof opt_traces / sizeof opt_traces[0]))
+                die("too many --trace files");
+            opt_traces[n_traces++] = argv[++i];
+            continue;
+        }
+        for (j = 0; j < 10; j++)
             if (strcmp(argv[i], names[j]) == 0)
                 break;
-        if (j == 9)
+        if (j == 10)
             die("unknown argument %s", argv[i]);
         want[j] = any = 1;
     }
@@ -1596,6 +1713,8 @@ int main(int argc, char **argv)
         suite_proposals();
     if (want[8])
         suite_trace();
+    if (want[9])
+        suite_replay();
     fflush(stdout);
     return 0;
 }

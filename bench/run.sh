@@ -10,7 +10,7 @@
 # Options: --rounds N (process rounds), --reps N (repetitions per round),
 # --no-build (use the built programs), --no-strace.
 # Programs: bench/bench.c (Linux: libmemwin.so vs raw syscalls; Windows under
-# Wine: memwin.dll vs kernel32), bench/gowin (windows/amd64 Go program under
+# Wine: memwin.dll vs kernel32; its replay suite replays tests/traces), bench/gowin (windows/amd64 Go program under
 # Wine: the Go runtime's own functions vs memwin.dll vs kernel32), and
 # bench/report (the statistics, the report and the targets).
 # Results: build/bench/results; see bench/README.md.
@@ -106,6 +106,21 @@ if [ $run = 1 ]; then
             wine "$out/gowin.exe" -dll "$dll" -reps "$reps" >"$res/gowin.$r.txt"
         fi
     done
+    # Real programs' traces (tests/traces), replayed whole: memwin exact,
+    # memwin checked and the raw calls, appended to each round's records.
+    mkdir -p "$out/traces"
+    targs=() wargs=()
+    for t in "$root"/tests/traces/*.trace.gz; do
+        f=$out/traces/$(basename "${t%.gz}")
+        gzip -dc "$t" >"$f"
+        targs+=(--trace "$f")
+        wargs+=(--trace "$(winepath -w "$f" 2>/dev/null)")
+    done
+    for r in $(seq 1 "$rounds"); do
+        say "round $r/$rounds: trace replays, Linux and Wine"
+        "$out/bench-linux" --reps "$reps" replay "${targs[@]}" >>"$res/linux.$r.txt"
+        wine "$out/bench-windows.exe" --reps "$reps" replay "${wargs[@]}" >>"$res/wine.$r.txt"
+    done
     if [ $use_strace = 1 ]; then
         say "system calls: strace of the trace runs"
         strace -f -qq -o "$res/strace-linux.txt" "$out/bench-linux" trace >/dev/null
@@ -120,4 +135,4 @@ fi
 say "writing docs/performance.md"
 flags=()
 [ $check = 1 ] && flags+=(-check)
-(cd bench && go run ./report -results "$res" -docs "$root/docs" -work "$out/plots" "${flags[@]}")
+(cd bench && go run ./report -results "$res" -docs "$root/docs" -work "$out/plots" -traces "$root/tests/traces" "${flags[@]}")

@@ -173,7 +173,7 @@ type CheckCode uint32
 const (
 	CheckNull       CheckCode = 1  // null address or null sysMemStat
 	CheckUnaligned  CheckCode = 2  // address not a multiple of 4096
-	CheckSize       CheckCode = 3  // zero size, or not a multiple of 4096
+	CheckSize       CheckCode = 3  // zero size, or not a multiple of 4096 (sysAlloc: any but 0)
 	CheckOverflow   CheckCode = 4  // v + n wraps around
 	CheckNotManaged CheckCode = 5  // range holds pages memwin has not reserved
 	CheckState      CheckCode = 6  // a page is in the wrong state for the transition

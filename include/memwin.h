@@ -286,7 +286,9 @@ int memwin_get_mode(void);
 #define MEMWIN_OK 0
 #define MEMWIN_ERR_NULL 1          /* null address or null sysMemStat */
 #define MEMWIN_ERR_UNALIGNED 2     /* address not a multiple of 4096 */
-#define MEMWIN_ERR_SIZE 3          /* zero size, or not a multiple of 4096 */
+#define MEMWIN_ERR_SIZE 3          /* zero size, or not a multiple of 4096
+                                      (sysAlloc, sysAllocOS: any but 0 that
+                                      whole pages can hold) */
 #define MEMWIN_ERR_OVERFLOW 4      /* v + n wraps around */
 #define MEMWIN_ERR_NOT_MANAGED 5   /* range holds pages memwin has not reserved (None) */
 #define MEMWIN_ERR_STATE 6         /* a page is in the wrong state for the transition */

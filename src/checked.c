@@ -44,7 +44,10 @@ static const char *const state_names[] = {"None", "Reserved", "Prepared", "Ready
 
 typedef struct trk_resv {
     rtree_node node; /* keyed by base; first member */
-    uintptr_t base, size;
+    uintptr_t base, size; /* size: whole pages */
+    uintptr_t asked;      /* the size the reservation was made with, which
+                             its release must name (sysAlloc's n may end
+                             inside a page) */
     size_t nruns, cap;
     uintptr_t *runs; /* inline_runs, or the heap when more are needed */
     uintptr_t inline_runs[INLINE_RUNS];
@@ -182,7 +185,7 @@ static void trk_insert(trk_resv *r, uintptr_t base, uintptr_t size, int state)
            stale->base + stale->size > base)
         trk_drop(stale);
     r->base = r->node.key = base;
-    r->size = size;
+    r->size = r->asked = size;
     r->nruns = 1;
     r->runs[0] = RUN(0, state);
     set_root(rtree_insert(trk_root, &r->node));
@@ -409,6 +412,19 @@ static int check_reserve(refusal *rf, memwin_op op, void *v, uintptr_t n)
     return 1;
 }
 
+/* sysAlloc's size: any n but 0, as Windows commits the pages that hold n
+ * bytes and Go asks for such sizes (0x210d0 bytes under Go 1.19, 0x15f8f8
+ * under 1.19 and 1.26: tests/traces); tracked as the whole pages. */
+static int check_alloc(refusal *rf, memwin_op op, uintptr_t n)
+{
+    if (n == 0)
+        return refuse(rf, op, NULL, n, MEMWIN_ERR_SIZE, "size is zero");
+    if (n > UINTPTR_MAX - (MW_PAGE - 1))
+        return refuse(rf, op, NULL, n, MEMWIN_ERR_SIZE,
+                      "size rounds up past the end of the address space");
+    return 1;
+}
+
 /* The record a new reservation will get, allocated before the OS call. */
 static trk_resv *record_new(refusal *rf, memwin_op op, void *v, uintptr_t n)
 {
@@ -418,14 +434,16 @@ static trk_resv *record_new(refusal *rf, memwin_op op, void *v, uintptr_t n)
     return rec;
 }
 
-/* Tracks what the OS gave (p, size bytes in state st), or drops the record
- * when it gave nothing. */
-static void record_place(trk_resv *rec, void *p, uintptr_t size, int st)
+/* Tracks what the OS gave (p: the pages holding asked bytes, in state st),
+ * or drops the record when it gave nothing. */
+static void record_place(trk_resv *rec, void *p, uintptr_t asked, int st)
 {
-    if (p)
-        trk_insert(rec, (uintptr_t)p, size, st);
-    else
+    if (p) {
+        trk_insert(rec, (uintptr_t)p, (asked + (MW_PAGE - 1)) & ~(uintptr_t)(MW_PAGE - 1), st);
+        rec->asked = asked;
+    } else {
         trk_free(rec);
+    }
 }
 
 /* ---- one checked function per transition ---------------------------------- */
@@ -439,7 +457,7 @@ void *memwin_chk_alloc(memwin_op op, uintptr_t n, sysMemStat *stat)
     void *p = NULL;
     memwin_error_clear();
     trk_lock();
-    if (check_reserve(&rf, op, NULL, n) &&
+    if (check_alloc(&rf, op, n) &&
         (op != MW_ALLOC || check_stat(&rf, op, NULL, n, stat, 0)) &&
         (rec = record_new(&rf, op, NULL, n)) != NULL) {
         p = op == MW_ALLOC ? memwin_gen_alloc(n, stat) : memwin_os_alloc(n);
@@ -566,12 +584,12 @@ void memwin_chk_free(memwin_op op, void *v, uintptr_t n, sysMemStat *stat)
         refuse(&rf, op, v, n, MEMWIN_ERR_NOT_BASE,
                "0x%llx is not the base of a reservation (released twice, or inside one)",
                (unsigned long long)(uintptr_t)v);
-    else if (n != r->size)
+    else if (n != r->asked)
         refuse(&rf, op, v, n, MEMWIN_ERR_NOT_BASE, "size is not the reservation's (%llu bytes)",
-               (unsigned long long)r->size);
+               (unsigned long long)r->asked);
     else if (op == MW_FREE && !check_stat(&rf, op, v, n, stat, 1))
         ;
-    else if (op != MW_FREE_OS && (bad = first_bad_page((uintptr_t)v, n, 1u << need, &found)) != 0)
+    else if (op != MW_FREE_OS && (bad = first_bad_page((uintptr_t)v, r->size, 1u << need, &found)) != 0)
         refuse(&rf, op, v, n, MEMWIN_ERR_STATE, "page 0x%llx is %s; the call needs %s",
                (unsigned long long)bad, state_names[found], state_names[need]);
     else if (op == MW_FREE ? memwin_gen_free(v, n, stat) : memwin_os_free(v, n))

@@ -271,7 +271,9 @@ TEST_F(Checked, ReserveAndAllocRefuseBadSizes)
     ExpectRefused("reserveOS 100", MEMWIN_ERR_SIZE,
                   [&] { EXPECT_EQ(sysReserveOS(nullptr, 100), nullptr); });
     ExpectRefused("alloc 0", MEMWIN_ERR_SIZE, [&] { EXPECT_EQ(sysAlloc(0, &s), nullptr); });
-    ExpectRefused("allocOS 10", MEMWIN_ERR_SIZE, [&] { EXPECT_EQ(sysAllocOS(10), nullptr); });
+    ExpectRefused("allocOS 0", MEMWIN_ERR_SIZE, [&] { EXPECT_EQ(sysAllocOS(0), nullptr); });
+    ExpectRefused("allocOS past the top", MEMWIN_ERR_SIZE,
+                  [&] { EXPECT_EQ(sysAllocOS(UINTPTR_MAX - kPage + 2), nullptr); });
     ExpectRefused("alloc null stat", MEMWIN_ERR_NULL,
                   [&] { EXPECT_EQ(sysAlloc(kPage, nullptr), nullptr); });
     ExpectRefused("unaligned hint", MEMWIN_ERR_UNALIGNED,
@@ -283,6 +285,45 @@ TEST_F(Checked, ReserveAndAllocRefuseBadSizes)
     ExpectRefused("align 0", MEMWIN_ERR_ALIGN,
                   [&] { EXPECT_EQ(sysReserveAligned(nullptr, kPage, 0, &got), nullptr); });
     EXPECT_EQ(s, 0u);
+}
+
+// Go's runtime asks sysAlloc for sizes that end inside a page (0x210d0 bytes
+// under Go 1.19: tests/traces): Windows commits the pages that hold them, and
+// checked mode tracks those pages and wants the same n back on release.
+TEST_F(Checked, AllocOfASizeEndingInsideAPage)
+{
+    using mwt::region_is;
+    using mwt::U;
+    const uintptr_t n = 0x210d0, pages = 0x211000;
+    const uint64_t r0 = memwin_mapped_ready();
+    sysMemStat s = 0;
+    void *p = sysAlloc(n, &s);
+    ASSERT_NE(p, nullptr) << memwin_last_error_message();
+    EXPECT_EQ(memwin_last_error(), 0u);
+    EXPECT_EQ(s, n);
+    EXPECT_EQ(memwin_mapped_ready() - r0, n);
+    EXPECT_TRUE(region_is(U(p), MEMWIN_MEM_COMMIT, MEMWIN_PAGE_READWRITE, U(p), pages));
+    std::memset(p, 1, n);
+    // The page-rounded size is not what was asked: Go would subtract a
+    // different n from its accounting.
+    sysFree(p, pages, &s);
+    EXPECT_EQ(memwin_last_error(), static_cast<uint32_t>(MEMWIN_ERR_NOT_BASE));
+    EXPECT_NE(std::string(memwin_last_error_message()).find("size is not the reservation's (135376 bytes)"),
+              std::string::npos)
+        << memwin_last_error_message();
+    sysFree(p, n, &s);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    EXPECT_EQ(s, 0u);
+    EXPECT_EQ(memwin_mapped_ready(), r0);
+    EXPECT_EQ(mwt::state_of(U(p)), static_cast<uint32_t>(MEMWIN_MEM_FREE));
+    // The OS layer alike.
+    void *q = sysAllocOS(1);
+    ASSERT_NE(q, nullptr) << memwin_last_error_message();
+    EXPECT_TRUE(region_is(U(q), MEMWIN_MEM_COMMIT, MEMWIN_PAGE_READWRITE, U(q), kPage));
+    sysFreeOS(q, kPage);
+    EXPECT_EQ(memwin_last_error(), static_cast<uint32_t>(MEMWIN_ERR_NOT_BASE));
+    sysFreeOS(q, 1);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
 }
 
 TEST_F(Checked, LegalHandshakeIncludingAdjacentReservationsPasses)

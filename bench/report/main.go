@@ -50,6 +50,7 @@ type report struct {
 	b                    strings.Builder
 	targets              []target
 	plotNames            []string
+	tracePlot            string // the committed-bytes plot of a trace, if drawn
 }
 
 func (r *report) p(format string, a ...interface{}) { fmt.Fprintf(&r.b, format, a...) }
@@ -80,6 +81,7 @@ func main() {
 	docs := flag.String("docs", "", "where performance.md and the plots go (docs)")
 	work := flag.String("work", "", "directory for plot data and scripts (default: results/../plots)")
 	check := flag.Bool("check", false, "exit 1 if a target is missed")
+	traces := flag.String("traces", "", "tests/traces, for the plot of a trace's committed bytes")
 	flag.Parse()
 	if *results == "" || *docs == "" {
 		fatalf("usage: report -results DIR -docs DIR [-work DIR] [-check]")
@@ -108,6 +110,9 @@ func main() {
 	r.evaluate()
 	pl := &plotter{work: *work, docs: *docs}
 	r.plots(pl)
+	if *traces != "" {
+		r.plotTrace(pl, *traces)
+	}
 	r.plotNames = pl.made
 	r.write()
 	out := filepath.Join(*docs, "performance.md")
@@ -229,6 +234,7 @@ func (r *report) evaluate() {
 			pass:     pass,
 		})
 	}
+	r.replayTargets()
 }
 
 // ---- the document -------------------------------------------------------------------
@@ -272,6 +278,7 @@ func (r *report) write() {
 	r.threadSection()
 	r.fallbackSection()
 	r.alignedSection()
+	r.replaySection()
 	r.componentSection()
 	r.proposals()
 }

@@ -131,25 +131,6 @@ type traceStats struct {
 
 func statsOf(t *trace.Trace) traceStats {
 	var st traceStats
-	type reg struct {
-		size  uint64
-		live  bool
-		pages map[uint64]bool // committed pages, by index
-	}
-	regs := []*reg{nil}
-	var cur uint64
-	set := func(r *reg, off, n uint64, on bool) {
-		for p := off / 4096; p < (off+n+4095)/4096 && p*4096 < r.size; p++ {
-			if r.pages[p] != on {
-				r.pages[p] = on
-				if on {
-					cur += 4096
-				} else {
-					cur -= 4096
-				}
-			}
-		}
-	}
 	for _, s := range t.Steps {
 		st.calls[s.Op]++
 		st.bytes[s.Op] += s.N
@@ -157,36 +138,15 @@ func statsOf(t *trace.Trace) traceStats {
 			st.threads = s.Thread
 		}
 		if s.Result != 0 {
-			r := &reg{size: s.N, live: true, pages: map[uint64]bool{}}
-			regs = append(regs, r)
-			if s.Op == trace.SysAllocOS {
-				set(r, 0, s.N, true)
-			}
-		}
-		if cur > st.peak {
-			st.peak = cur
-		}
-		if s.V.Region == 0 {
-			continue
-		}
-		r := regs[s.V.Region]
-		switch s.Op {
-		case trace.SysUsedOS:
-			set(r, s.V.Off, s.N, true)
-		case trace.SysUnusedOS, trace.SysFaultOS:
-			set(r, s.V.Off, s.N, false)
-		case trace.SysFreeOS:
-			if s.V.Off == 0 && r.live {
-				set(r, 0, r.size, false)
-				r.live = false
-			}
-		}
-		if cur > st.peak {
-			st.peak = cur
+			st.regions++
 		}
 	}
-	st.regions = len(regs) - 1
-	st.committed = cur
+	for _, c := range trace.Committed(t) {
+		if c > st.peak {
+			st.peak = c
+		}
+		st.committed = c
+	}
 	return st
 }
 

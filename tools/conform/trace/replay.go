@@ -247,3 +247,55 @@ func word(p uint64) *uint64 {
 	u := uintptr(p)
 	return *(**uint64)(unsafe.Pointer(&u))
 }
+
+// Committed returns, after each step of t, the bytes committed in the
+// trace's own terms: the pages sysAllocOS gives and sysUsedOS commits, less
+// those sysUnusedOS and sysFaultOS decommit and sysFreeOS releases (Windows
+// counts committed memory per 4 KiB page).
+func Committed(t *Trace) []uint64 {
+	type reg struct {
+		size  uint64
+		live  bool
+		pages map[uint64]bool
+	}
+	regs := []*reg{nil}
+	out := make([]uint64, len(t.Steps))
+	var cur uint64
+	set := func(r *reg, off, n uint64, on bool) {
+		for p := off / 4096; p < (off+n+4095)/4096 && p*4096 < r.size; p++ {
+			if r.pages[p] != on {
+				r.pages[p] = on
+				if on {
+					cur += 4096
+				} else {
+					cur -= 4096
+				}
+			}
+		}
+	}
+	for i, s := range t.Steps {
+		if s.Result != 0 {
+			r := &reg{size: s.N, live: true, pages: map[uint64]bool{}}
+			regs = append(regs, r)
+			if s.Op == SysAllocOS {
+				set(r, 0, s.N, true)
+			}
+		}
+		if s.V.Region != 0 {
+			r := regs[s.V.Region]
+			switch s.Op {
+			case SysUsedOS:
+				set(r, s.V.Off, s.N, true)
+			case SysUnusedOS, SysFaultOS:
+				set(r, s.V.Off, s.N, false)
+			case SysFreeOS:
+				if s.V.Off == 0 && r.live {
+					set(r, 0, r.size, false)
+					r.live = false
+				}
+			}
+		}
+		out[i] = cur
+	}
+	return out
+}

@@ -294,7 +294,7 @@ TEST_F(Checked, AllocOfASizeEndingInsideAPage)
 {
     using mwt::region_is;
     using mwt::U;
-    const uintptr_t n = 0x210d0, pages = 0x211000;
+    const uintptr_t n = 0x210d0, pages = 0x22000;
     const uint64_t r0 = memwin_mapped_ready();
     sysMemStat s = 0;
     void *p = sysAlloc(n, &s);

@@ -89,6 +89,7 @@ struct MResv {
     u64 base = 0;
     u64 size = 0;    // bytes memwin's tracker knows (0 for an untracked one)
     u64 os_size = 0; // bytes the OS reservation covers (>= size)
+    u64 asked = 0;   // the size it was made with, which its release must name
     bool tracked = true;
     std::vector<uint8_t> st;     // Go state per tracked page
     std::vector<uint8_t> commit; // per OS page: committed
@@ -617,6 +618,7 @@ void Adopt(u64 p, u64 tracked, u64 hint, u64 asked, bool ready, int slot, const 
     MResv r;
     r.base = p;
     r.size = RoundUp(tracked, kPage);
+    r.asked = tracked;
     r.os_size = os;
     r.st.assign((size_t)(r.size / kPage), ready ? kReady : kReserved);
     r.commit.assign((size_t)(os / kPage), 0);
@@ -851,7 +853,7 @@ void DoRelease(const char *name, u64 v, u64 n, sysMemStat *stat)
         ex.code = MEMWIN_ERR_NULL;
     else if (!r || r->base != v)
         ex.code = MEMWIN_ERR_NOT_BASE;
-    else if (n != r->size) // the exact size, as Go's releases need
+    else if (n != r->asked) // the exact size, as Go's releases need
         ex.code = MEMWIN_ERR_NOT_BASE;
     else if (gen_free && !stat)
         ex.code = MEMWIN_ERR_NULL;
@@ -916,7 +918,8 @@ void DoAlloc(bool os, int slot, u64 n, sysMemStat *stat)
     const char *name = os ? "sysAllocOS" : "sysAlloc";
     Expect ex;
     bool expect_null = false;
-    if (n == 0 || n % kPage) {
+    // Any size but 0 that whole pages can hold (Go asks for 0x210d0 bytes).
+    if (n == 0 || n > ~(u64)0 - (kPage - 1)) {
         ex.code = MEMWIN_ERR_SIZE;
     } else if (!os && !stat) {
         ex.code = MEMWIN_ERR_NULL;
@@ -1055,8 +1058,8 @@ void Cleanup()
         MResv &r = M.resv[b];
         if (r.tracked) {
             g_log.push_back(Fmt("cleanup: sysFreeOS(%#llx, %llu)", (unsigned long long)b,
-                                (unsigned long long)r.size));
-            sysFreeOS(reinterpret_cast<void *>(b), r.size);
+                                (unsigned long long)r.asked));
+            sysFreeOS(reinterpret_cast<void *>(b), r.asked);
             if (memwin_last_error() != 0)
                 Diverge("cleanup: sysFreeOS of a live reservation failed: %s",
                         memwin_last_error_message());

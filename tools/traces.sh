@@ -37,7 +37,7 @@ if [ $mode = record ]; then
     tmp=$root/build/traces/tmp
     mkdir -p "$tmp"
     for gobin in "$go119" "$gonew"; do
-        v=$("$gobin" env GOVERSION); v=${v%%.[0-9]*-*}; v=$(echo "$v" | sed -E 's/^(go[0-9]+\.[0-9]+).*/\1/')
+        v=$("$gobin" env GOVERSION | sed -E 's/^(go[0-9]+\.[0-9]+).*/\1/')
         goroot=$("$gobin" env GOROOT)
         rec() { # NAME [--test] package-and-args...
             local name=$1 test=(); shift
@@ -110,6 +110,9 @@ done
 # correct plain-mmap implementation, compared through /proc/self/maps) must
 # pass every trace; each wrong one must be rejected by at least one.
 echo "== the wrong implementations of tests/wrong_impls"
+# memwin-replay as memwin-go replay LIB built it above, called directly:
+# one trace at a time, so the first trace that rejects a library is named.
+replay=$root/build/memwin-go/bin/memwin-replay
 wdir=$root/build/traces/wrong
 mkdir -p "$wdir"
 for w in base decommit_keeps_contents no_decommit partial_release ignores_hints no_halving; do
@@ -117,7 +120,7 @@ for w in base decommit_keeps_contents no_decommit partial_release ignores_hints 
     gcc -std=c11 -O2 -shared -fPIC -I"$root/include" $def -o "$wdir/$w.so" "$root/tests/wrong_impls/base.c" -lpthread
     caught=""
     for t in "${traces[@]}"; do
-        if ! "$mwgo" replay "$t" "$wdir/$w.so" >"$wdir/$w.log" 2>&1; then
+        if ! "$replay" "$wdir/$w.so" "$t" >"$wdir/$w.log" 2>&1; then
             caught="$(basename "$t"): $(grep -oE '(DIFFERS|fatal error).*' "$wdir/$w.log" | head -1 | cut -c1-200)"
             break
         fi

@@ -5,8 +5,6 @@ package main
 // memwin.dll, and written as a trace (tests/traces/FORMAT.md).
 
 import (
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,50 +60,9 @@ func (r *recording) finish(o *options, code int) error {
 	meta := [][2]string{{"go", o.goVersion}, {"goarch", "amd64"}, {"program", prog},
 		{"exit", fmt.Sprint(code)}}
 	t := trace.Convert(calls, meta)
-	if err := writeTrace(o.record, t); err != nil {
+	if err := trace.WritePath(o.record, t); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "memwin-go: recorded %d calls to %s\n", len(t.Steps), o.record)
 	return nil
-}
-
-// writeTrace writes t, gzip-compressed when the name ends in .gz.
-func writeTrace(path string, t *trace.Trace) error {
-	var b bytes.Buffer
-	if strings.HasSuffix(path, ".gz") {
-		zw := gzip.NewWriter(&b)
-		if err := t.Write(zw); err != nil {
-			return err
-		}
-		if err := zw.Close(); err != nil {
-			return err
-		}
-	} else if err := t.Write(&b); err != nil {
-		return err
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
-}
-
-// readTrace reads a trace, gzip-compressed or not.
-func readTrace(path string) (*trace.Trace, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
-		}
-		t, err := trace.Read(zr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
-		}
-		return t, nil
-	}
-	t, err := trace.Read(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return t, nil
 }

@@ -670,12 +670,11 @@ def fingerprint(a):
 # new googletest does not matter).  Everything else is judged again.
 BUILT_ONLY = ("not built", "identical")
 VECTOR_KILLS = ("killed by vectors", "killed by vectors (ASan)")
-CARRIED = BUILT_ONLY + VECTOR_KILLS
 
 
 def carry(r, old_parts, old_vecs, parts, vecs):
     """Whether journal result r, judged with old_parts/old_vecs, holds for a
-    run with parts/vecs (see CARRIED)."""
+    run with parts/vecs (see BUILT_ONLY and VECTOR_KILLS)."""
     if old_parts is None or old_parts.get("src") != parts["src"]:
         return False
     if r["result"] in BUILT_ONLY:
@@ -796,8 +795,8 @@ def main():
                 old.setdefault((r["file"], r["sha"]), []).append(r)
 
         def usable(r):
-            """Same tree: any result.  Otherwise a result in CARRIED whose
-            inputs are unchanged (see carry)."""
+            """Same tree: any result.  Otherwise a result whose inputs are
+            unchanged (see carry)."""
             if r.get("fp") == a.fp:
                 return "same"
             old_parts, old_vecs = vsets.get(r.get("fp"), (None, None))

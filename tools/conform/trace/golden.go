@@ -70,18 +70,35 @@ func ReadGolden(path string) ([]string, error) {
 	return out, nil
 }
 
-// WriteGolden writes obs as the golden at path, gzip-compressed, with a
+// WriteGolden writes obs as the golden at path (a .gz name: compressed), with a
 // first line naming who observed them.
 func WriteGolden(path, who string, obs []string) error {
+	return WriteFile(path, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "# golden: %s\n%s\n", who, strings.Join(obs, "\n"))
+		return err
+	})
+}
+
+// WriteFile writes what write produces to path, gzip-compressed when the
+// name ends in .gz (ReadFile's counterpart).
+func WriteFile(path string, write func(io.Writer) error) error {
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	fmt.Fprintf(zw, "# golden: %s\n", who)
-	io.WriteString(zw, strings.Join(obs, "\n")+"\n")
-	if err := zw.Close(); err != nil {
+	if strings.HasSuffix(path, ".gz") {
+		zw := gzip.NewWriter(&b)
+		if err := write(zw); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+	} else if err := write(&b); err != nil {
 		return err
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
+
+// WritePath writes t at path (.gz: compressed), ReadPath's counterpart.
+func WritePath(path string, t *Trace) error { return WriteFile(path, t.Write) }
 
 // Diff returns "" when a and b are the same observations, else where they
 // first differ, naming each side.

@@ -102,3 +102,30 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("got %s", d)
 	}
 }
+
+func TestWritePathAndGoldenReadBack(t *testing.T) {
+	dir := t.TempDir()
+	tr := Convert([]RawCall{{Tid: 1, Op: SysAllocOS, N: 0x2000, R: 0x10000}}, [][2]string{{"go", "go1.99"}})
+	for _, name := range []string{"a.trace", "a.trace.gz"} {
+		p := dir + "/" + name
+		if err := WritePath(p, tr); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadPath(p)
+		if err != nil || len(back.Steps) != 1 || back.Steps[0] != tr.Steps[0] || back.Get("go") != "go1.99" {
+			t.Fatalf("%s: read back %+v, %v", name, back, err)
+		}
+	}
+	g := GoldenPath(dir + "/a.trace.gz")
+	if err := WriteGolden(g, "a test", []string{"1 x", "2 y"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ReadFile(g)
+	if err != nil || string(raw) != "# golden: a test\n1 x\n2 y\n" {
+		t.Fatalf("golden file holds %q, %v", raw, err)
+	}
+	obs, err := ReadGolden(g)
+	if err != nil || strings.Join(obs, "|") != "1 x|2 y" {
+		t.Fatalf("ReadGolden: %q, %v", obs, err)
+	}
+}

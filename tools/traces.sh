@@ -76,8 +76,7 @@ if [ $mode = record ]; then
         # 6. binary trees again, under a memory limit below their peak with
         #    the collector's own trigger off: the collector runs whenever
         #    the heap reaches the limit and the scavenger returns memory all
-        #    the time (GODEBUG=scavtrace=1 counts 239 scavenger cycles in
-        #    11 s natively on linux/amd64 with Go 1.19)
+        #    the time (its trace's sysUnusedOS calls: memwin-go diff)
         rec scavenger --env GOGC=off --env GOMEMLIMIT=24MiB "$bench/tree.go" "$bench/stats.go" -- -n 17
         echo "== goldens of the $v traces from the Go runtime of $v under Wine" >&2
         GO=$gobin "$mwgo" replay --write-golden "$dir"/*-"$v".trace.gz
@@ -99,7 +98,7 @@ echo "== libmemwin.so on Linux (memwin-go replay TRACE... $lib)"
 "$mwgo" replay "${traces[@]}" "$lib" || status=1
 # Checked mode must accept a real program's traffic and change nothing Go
 # would see (before sysAlloc sizes ending inside a page were accepted, it
-# refused every trace at its first such call).
+# refused the 9 traces that ask for such sizes).
 echo "== the same in checked mode (MEMWIN_MODE=checked)"
 MEMWIN_MODE=checked "$mwgo" replay "${traces[@]}" "$lib" || status=1
 for gobin in "$go119" "$gonew"; do

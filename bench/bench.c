@@ -1529,7 +1529,7 @@ static void suite_proposals(void)
 
 /* ---- main ----------------------------------------------------------------- */
 
-/* ---- replay: real programs' traces (bench/trace_replay.c) ----------------- */
+/* ---- replay: real programs' traces (tools/tracefmt/trace_replay.c) ------- */
 
 static const char *opt_traces[64];
 static int n_traces;

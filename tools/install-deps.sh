@@ -24,6 +24,8 @@ if ! dpkg -s wine32:i386 >/dev/null 2>&1; then
 fi
 [ -x /usr/lib/go-1.19/bin/go ] || need+=(golang-1.19-go)
 pkg-config --exists libffi 2>/dev/null || need+=(libffi-dev pkg-config)
+# memwin-conform --traces and memwin_trace_tests read gzip-compressed traces.
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 have valgrind || need+=(valgrind)
 have clang || need+=(clang)
 # libFuzzer and the sanitizer runtimes for clang (only a Recommends of clang).

@@ -106,6 +106,9 @@ run_asan() {
     [ -n "$lsan_supp" ] && export LSAN_OPTIONS=suppressions=$lsan_supp
     echo "+ memwin_tests ${gtest_filter[*]}"
     "$b/memwin_tests" "${gtest_filter[@]}" || return 1
+    # The traces' replay writes into every page it commits.
+    echo "+ memwin_trace_tests"
+    "$b/memwin_trace_tests" --gtest_brief=1 || return 1
     stress_modes "$b/memwin_stress"
 }
 

@@ -9,6 +9,9 @@
 #include <ffi.h>
 
 #include "vecfmt.h"
+#if !defined(_WIN32)
+#include "traces.h"
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -1163,18 +1166,90 @@ struct Result {
     size_t ndiffs = 0;
 };
 
+#if !defined(_WIN32)
+// The library as a trace replay sees it (traces.h): Go's OS-layer
+// functions by name through libffi, page states from memwin_query or, with
+// --no-hooks or without it, from /proc/self/maps (read again after a call).
+class LibTarget : public TraceTarget {
+public:
+    explicit LibTarget(Lib &lib) : lib_(lib) {}
+
+    uint64_t call(int op, uint64_t v, uint64_t n) override
+    {
+        static const char *const names[TR_NOPS] = {
+            "sysAllocOS", "sysReserveOS", "sysMapOS", "sysUsedOS", "sysUnusedOS",
+            "sysFaultOS", "sysFreeOS", "sysHugePageOS", "sysNoHugePageOS", "sysHugePageCollapseOS"};
+        stale_ = true;
+        if (op == TR_ALLOC)
+            return lib_.call(names[op], {n});
+        return lib_.call(names[op], {v, n});
+    }
+
+    uint32_t query(uint64_t a, tr_info &out) override
+    {
+        if (lib_.query) {
+            RegionInfo info;
+            uint32_t e = (uint32_t)lib_.call("memwin_query", {a, (uint64_t)(uintptr_t)&info});
+            if (e == 0)
+                out = {(uint64_t)(uintptr_t)info.base, (uint64_t)info.region_size,
+                       (uint64_t)(uintptr_t)info.allocation_base, info.state, info.protect};
+            return e;
+        }
+        if (stale_) {
+            maps_ = read_maps();
+            stale_ = false;
+        }
+        uint32_t st, pr;
+        uintptr_t end, page = (uintptr_t)a & ~(uintptr_t)4095;
+        host_state(maps_, page, st, pr, end);
+        out = {page, (uint64_t)(end - page), st == kMemFree ? 0 : TR_UNKNOWN, st, pr};
+        return 0;
+    }
+
+private:
+    Lib &lib_;
+    vector<MapEnt> maps_;
+    bool stale_ = true;
+};
+
+// The calls a trace makes, each (v, n) but sysAllocOS (n); an absent or
+// mismatched one is named.
+string trace_calls_missing(const Lib &lib)
+{
+    string miss;
+    for (const char *n : {"sysAllocOS", "sysReserveOS", "sysMapOS", "sysUsedOS", "sysUnusedOS",
+                          "sysFaultOS", "sysFreeOS", "sysHugePageOS", "sysNoHugePageOS",
+                          "sysHugePageCollapseOS"}) {
+        auto it = lib.fns.find(n);
+        size_t want = strcmp(n, "sysAllocOS") == 0 ? 1 : 2;
+        if (it == lib.fns.end())
+            miss += string(miss.empty() ? "" : "; ") +
+                    (lib.unusable.count(n) ? lib.unusable.at(n) : "missing symbol " + string(n));
+        else if (it->second.sig->params.size() != want)
+            miss += string(miss.empty() ? "" : "; ") + n + " takes " +
+                    std::to_string(it->second.sig->params.size()) + " arguments in the manifest, a trace passes " +
+                    std::to_string(want);
+    }
+    return miss;
+}
+#endif
+
 void usage()
 {
     fprintf(stderr,
             "usage: memwin-conform [options] LIBRARY\n"
             "       memwin-conform [options] --diff LIBA LIBB\n"
+            "       memwin-conform [--no-hooks] [--timeout SEC] [-v] --traces PATH [--traces PATH...] LIBRARY\n"
             "options:\n"
             "  --vectors DIR     scenarios and goldens (default %s)\n"
             "  --manifest FILE   signatures (default DIR/manifest.txt)\n"
             "  --json FILE       write the results as JSON\n"
             "  --only A,B,...    run only these scenarios\n"
             "  --no-hooks        ignore memwin_* observation hooks (host observation only)\n"
-            "  --timeout SEC     per-scenario time limit (default 60)\n"
+            "  --timeout SEC     per-scenario (per-trace) time limit (default 60)\n"
+            "  --traces PATH     replay real programs' traces instead of the scenarios: a\n"
+            "                    NAME.trace.gz with NAME.golden.gz beside it, or a directory\n"
+            "                    of them (tests/traces); Linux, 64-bit\n"
             "  -v                print every difference, not only the first\n",
             MEMWIN_VECTORS_DIR);
 }
@@ -1189,6 +1264,7 @@ int main(int argc, char **argv)
     vector<string> libs;
     bool diff = false;
     string child_obs; // --child-run FILE (Windows): run one scenario, write to FILE
+    vector<string> traces;
     for (int i = 1; i < argc; i++) {
         string a = argv[i];
         auto next = [&]() -> string {
@@ -1210,6 +1286,7 @@ int main(int argc, char **argv)
         else if (a == "--timeout") g_timeout = atoi(next().c_str());
         else if (a == "-v") verbose = true;
         else if (a == "--diff") diff = true;
+        else if (a == "--traces") traces.push_back(next());
 #if defined(_WIN32)
         else if (a == "--child-run") child_obs = next();
 #endif
@@ -1253,6 +1330,29 @@ int main(int argc, char **argv)
     }
 #endif
     setvbuf(stdout, nullptr, _IOLBF, 0);
+
+    if (!traces.empty()) {
+#if defined(_WIN32)
+        fprintf(stderr, "memwin-conform: --traces is not built on Windows: tools/conform -trace replays "
+                        "memwin.dll there, next to the Go runtime's functions\n");
+        return 2;
+#else
+        if (diff) {
+            usage();
+            return 2;
+        }
+        string miss = trace_calls_missing(L[0]);
+        printf("library: %s\n  page states: %s\n", L[0].path.c_str(),
+               L[0].query ? "memwin_query" : "the host's view (/proc/self/maps)");
+        if (!miss.empty()) {
+            fprintf(stderr, "memwin-conform: --traces: %s cannot replay a trace: %s\n",
+                    L[0].path.c_str(), miss.c_str());
+            return 2;
+        }
+        LibTarget target(L[0]);
+        return run_traces(traces, target, g_timeout, verbose);
+#endif
+    }
 
     // Fields not comparable: union over the libraries.
     std::set<string> skip;

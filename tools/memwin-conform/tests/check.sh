@@ -3,6 +3,8 @@
 #   check.sh flagged RUNNER LIB JSON [ARGS]  the runner must flag LIB (exit 1, a difference)
 #   check.sh diff RUNNER LIBA LIBB [ARGS]  --diff must report a divergence
 #   check.sh badinput RUNNER VECTORS BADLIB OUTDIR
+#   check.sh traces RUNNER TRACES LIB COMMITS DIES OUTDIR  --traces: LIB identical on
+#       every trace (hooks and host view), COMMITS differs, DIES dies, bad files are errors
 set -u
 mode=$1; shift
 # MC_EMULATOR: what starts the runner when it is not a native program (Wine).
@@ -25,6 +27,38 @@ diff)
   echo "$out" | grep -q ' diverges at step' || fail "no divergence reported"
   out=$($emu "$run" "$@" --diff "$a" "$a"); rc=$?
   [ $rc -eq 0 ] || { echo "$out"; fail "a library diverges from itself"; }
+  ;;
+traces)
+  run=$1 traces=$2 lib=$3 commits=$4 dies=$5 dir=$6
+  n=$(ls "$traces"/*.trace.gz | wc -l)
+  [ "$n" -gt 0 ] || fail "no traces in $traces"
+  for how in "" --no-hooks; do
+    out=$("$run" $how --traces "$traces" "$lib"); rc=$?
+    echo "$out"
+    [ $rc -eq 0 ] || fail "$lib $how: exit $rc, want 0"
+    echo "$out" | grep -q "^summary: identical=$n total=$n\$" || fail "$lib $how: not every one of the $n traces identical"
+  done
+  out=$("$run" --traces "$traces" "$commits"); rc=$?
+  echo "$out"
+  [ $rc -eq 1 ] || fail "$commits: exit $rc, want 1"
+  echo "$out" | grep -Eq '^binarytrees-go1.19 +differs at line [0-9]+ \(golden "[0-9]+ check live=' || fail "$commits: no checkpoint difference on binarytrees-go1.19"
+  out=$("$run" --traces "$traces" "$dies"); rc=$?
+  echo "$out"
+  [ $rc -eq 1 ] || fail "$dies: exit $rc, want 1"
+  echo "$out" | grep -Eq '^compile-go1.19 +died after [0-9]+ lines \(exit status 2, stderr: runtime: VirtualAlloc of [0-9]+ bytes failed with errno=487\)' || fail "$dies: no death on compile-go1.19"
+  t=$dir/badtraces; rm -rf "$t"; mkdir -p "$t"
+  printf 'memwin-trace 1\nt1 sysReserveOS 0 0x10000 = R1\nt1 sysFrobOS R1 0x1000\n' > "$t/badop.trace"
+  printf 'memwin-trace 1\nt1 sysUsedOS R2 0x1000\n' > "$t/badregion.trace"
+  printf 'memwin-trace 1\nt1 sysReserveOS 0 0x10000 = R1\n' > "$t/nogolden.trace"
+  for f in badop badregion; do printf '# golden: none\n' | gzip > "$t/$f.golden.gz"; done
+  out=$("$run" --traces "$t" "$lib"); rc=$?
+  echo "$out"
+  [ $rc -eq 1 ] || fail "bad traces: exit $rc, want 1"
+  echo "$out" | grep -Eq '^badop +error \(malformed trace: line 3: unknown call\)' || fail "badop message"
+  echo "$out" | grep -Eq '^badregion +error \(malformed trace: line 2: bad address\)' || fail "badregion message"
+  echo "$out" | grep -Eq '^nogolden +error \(no golden: .*nogolden.golden.gz\)' || fail "nogolden message"
+  out=$("$run" --traces "$t/none" "$lib" 2>&1); rc=$?
+  [ $rc -eq 2 ] && echo "$out" | grep -q "no such file or directory" || fail "missing path: exit $rc"
   ;;
 badinput)
   run=$1 vec=$2 bad=$3 dir=$4

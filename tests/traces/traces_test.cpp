@@ -1,0 +1,208 @@
+// Real programs' traces (tests/traces, FORMAT.md) replayed on the linked
+// libmemwin, in exact and in checked mode: the observations must equal each
+// trace's golden, which the Go runtime's own functions produced under Wine.
+// The replayer is tools/tracefmt (memwin-conform --traces uses it too).
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "memwin.h"
+#include "trace_replay.h"
+}
+
+#ifndef MEMWIN_TRACES_DIR
+#define MEMWIN_TRACES_DIR "tests/traces"
+#endif
+
+namespace {
+
+using std::string;
+using std::vector;
+
+vector<string> trace_names()
+{
+    vector<string> v;
+    if (DIR *d = opendir(MEMWIN_TRACES_DIR)) {
+        while (dirent *e = readdir(d)) {
+            string n = e->d_name;
+            const string suf = ".trace.gz";
+            if (n.size() > suf.size() && n.compare(n.size() - suf.size(), suf.size(), suf) == 0)
+                v.push_back(n.substr(0, n.size() - suf.size()));
+        }
+        closedir(d);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+// Where the absolute hints go.  Under AddressSanitizer 0xd000000000 lies in
+// its shadow gap (mapped, no access), so no hint there is ever honoured:
+// the hints go to 16 TiB up instead, and the golden's header line is read
+// with that shift (the only line that names it).
+#if defined(__SANITIZE_ADDRESS__)
+#define MEMWIN_TRACES_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEMWIN_TRACES_ASAN 1
+#endif
+#endif
+#ifdef MEMWIN_TRACES_ASAN
+const uint64_t kShift = TR_SHIFT_HIGH;
+#else
+const uint64_t kShift = TR_SHIFT;
+#endif
+
+// The golden's observations, its "# golden:" line left out (the header's
+// shift replaced by kShift when that differs).
+vector<string> read_golden(const string &path)
+{
+    vector<string> out;
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f)
+        return out;
+    string text;
+    char buf[65536];
+    int n;
+    while ((n = gzread(f, buf, sizeof buf)) > 0)
+        text.append(buf, (size_t)n);
+    gzclose(f);
+    size_t p = 0;
+    while (p < text.size()) {
+        size_t q = text.find('\n', p);
+        if (q == string::npos)
+            q = text.size();
+        string l = text.substr(p, q - p);
+        if (l.rfind("# golden:", 0) != 0)
+            out.push_back(l);
+        p = q + 1;
+    }
+    char from[64], to[64];
+    snprintf(from, sizeof from, "shifted by 0x%llx", (unsigned long long)TR_SHIFT);
+    snprintf(to, sizeof to, "shifted by 0x%llx", (unsigned long long)kShift);
+    if (!out.empty() && out[0].size() > strlen(from) &&
+        out[0].compare(out[0].size() - strlen(from), strlen(from), from) == 0)
+        out[0] = out[0].substr(0, out[0].size() - strlen(from)) + to;
+    return out;
+}
+
+uint32_t query(void *, uint64_t a, tr_info *out)
+{
+    memwin_region_info in;
+    uint32_t e = memwin_query((const void *)(uintptr_t)a, &in);
+    if (e == 0)
+        *out = {(uint64_t)(uintptr_t)in.base, (uint64_t)in.region_size,
+                (uint64_t)(uintptr_t)in.allocation_base, in.state, in.protect};
+    return e;
+}
+
+void emit(void *ctx, const char *line) { static_cast<vector<string> *>(ctx)->push_back(line); }
+
+void do_nothing(void *, uintptr_t) {}
+
+// memwin's OS layer as a replay side; decommit_noop leaves sysUnusedOS out
+// (a wrong implementation, for the test that shows a difference is seen).
+tr_side memwin_side(bool decommit_noop = false)
+{
+    tr_side s = {};
+    s.alloc = sysAllocOS;
+    s.reserve = sysReserveOS;
+    s.range[TR_MAP] = sysMapOS;
+    s.range[TR_USED] = sysUsedOS;
+    s.range[TR_UNUSED] = decommit_noop ? do_nothing : sysUnusedOS;
+    s.range[TR_FAULT] = sysFaultOS;
+    s.range[TR_FREE] = sysFreeOS;
+    s.range[TR_HUGE] = sysHugePageOS;
+    s.range[TR_NOHUGE] = sysNoHugePageOS;
+    s.range[TR_COLLAPSE] = sysHugePageCollapseOS;
+    return s;
+}
+
+// Replays the trace NAME on s; the observations, or a failure.
+vector<string> observe(const string &name, const tr_side &s)
+{
+    char err[256];
+    tr_trace *t = tr_load((string(MEMWIN_TRACES_DIR) + "/" + name + ".trace.gz").c_str(), err, sizeof err);
+    EXPECT_NE(t, nullptr) << name << ": " << err;
+    vector<string> got;
+    if (!t)
+        return got;
+    tr_observer o = {query, emit, &got};
+    tr_observe(t, &s, &o, kShift);
+    tr_destroy(t);
+    return got;
+}
+
+// "" when got equals the golden, else where they first differ.
+string first_difference(const vector<string> &want, const vector<string> &got)
+{
+    for (size_t i = 0; i < want.size() || i < got.size(); i++)
+        if (i >= want.size() || i >= got.size() || want[i] != got[i])
+            return "line " + std::to_string(i + 1) + ": golden \"" + (i < want.size() ? want[i] : "(end)") +
+                   "\", memwin \"" + (i < got.size() ? got[i] : "(end)") + "\"";
+    return "";
+}
+
+class Traces : public ::testing::TestWithParam<string> {
+protected:
+    void TearDown() override { memwin_set_mode(MEMWIN_MODE_EXACT); }
+};
+
+TEST(TracesCorpus, HasTheTwelveTracesWithGoldens)
+{
+    vector<string> names = trace_names();
+    EXPECT_EQ(names.size(), 12u);
+    for (const string &n : names)
+        EXPECT_FALSE(read_golden(string(MEMWIN_TRACES_DIR) + "/" + n + ".golden.gz").empty()) << n;
+}
+
+TEST_P(Traces, ExactModeObservesTheGolden)
+{
+    const string name = GetParam();
+    vector<string> want = read_golden(string(MEMWIN_TRACES_DIR) + "/" + name + ".golden.gz");
+    ASSERT_FALSE(want.empty());
+    ASSERT_EQ(memwin_set_mode(MEMWIN_MODE_EXACT), memwin_get_mode());
+    vector<string> got = observe(name, memwin_side());
+    EXPECT_EQ(first_difference(want, got), "");
+}
+
+TEST_P(Traces, CheckedModeObservesTheGolden)
+{
+    const string name = GetParam();
+    vector<string> want = read_golden(string(MEMWIN_TRACES_DIR) + "/" + name + ".golden.gz");
+    ASSERT_FALSE(want.empty());
+    memwin_set_mode(MEMWIN_MODE_CHECKED);
+    ASSERT_EQ(memwin_get_mode(), MEMWIN_MODE_CHECKED);
+    vector<string> got = observe(name, memwin_side());
+    EXPECT_EQ(first_difference(want, got), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, Traces, ::testing::ValuesIn(trace_names()),
+                         [](const ::testing::TestParamInfo<string> &i) {
+                             string n = i.param;
+                             std::replace(n.begin(), n.end(), '-', '_');
+                             std::replace(n.begin(), n.end(), '.', '_');
+                             return n;
+                         });
+
+// The comparison sees a wrong implementation: memwin whose sysUnusedOS does
+// nothing keeps pages committed that Go's decommitted, which the first
+// checkpoint after binarytrees-go1.19's first sysUnusedOS shows.
+TEST(TracesReplay, ADecommitThatDoesNothingDiffersFromTheGolden)
+{
+    vector<string> want = read_golden(string(MEMWIN_TRACES_DIR) + "/binarytrees-go1.19.golden.gz");
+    ASSERT_FALSE(want.empty());
+    vector<string> got = observe("binarytrees-go1.19", memwin_side(true));
+    string d = first_difference(want, got);
+    EXPECT_NE(d, "");
+    EXPECT_NE(d.find(" check live="), string::npos) << d;
+}
+
+} // namespace

@@ -78,6 +78,10 @@ if [ $mode = record ]; then
         #    the heap reaches the limit and the scavenger returns memory all
         #    the time (its trace's sysUnusedOS calls: memwin-go diff)
         rec scavenger --env GOGC=off --env GOMEMLIMIT=24MiB "$bench/tree.go" "$bench/stats.go" -- -n 17
+        # 7. compress/flate's tests again under GODEBUG=efence=1: the sweeper
+        #    faults every freed large object's span and stackfree every
+        #    stack (sysFaultOS), and nothing is ever reused
+        rec efence --test --env GODEBUG=efence=1 compress/flate -- -test.short
         echo "== goldens of the $v traces from the Go runtime of $v under Wine" >&2
         GO=$gobin "$mwgo" replay --write-golden "$dir"/*-"$v".trace.gz
     done

@@ -13,7 +13,9 @@
 #                              record the corpus (or the programs named)
 #                              again with both Go versions (memwin-go
 #                              record) and write the goldens from the Go
-#                              runtime of the recording Go
+#                              runtime of the recording Go; flatetest also
+#                              with every other release line of
+#                              tools/go-toolchains.sh (NAME flatetest-lines)
 #
 # Traces and goldens: tests/traces/NAME-goVERSION.trace.gz and .golden.gz;
 # the format is tests/traces/FORMAT.md.
@@ -51,7 +53,9 @@ if [ $mode = record ]; then
             grep -q '^memwin-go: recorded [0-9]* calls' "$tmp/$name-$v.err" ||
                 { echo "recording $name-$v failed:" >&2; tail -20 "$tmp/$name-$v.err" >&2; exit 1; }
             grep -E '^memwin-go: (swap=|recorded)' "$tmp/$name-$v.err" >&2
+            recorded+=("$dir/$name-$v.trace.gz")
         }
+        recorded=()
         # 1. gofmt over the toolchain's own sources
         rec gofmt cmd/gofmt -- -l "$goroot/src"
         # The recording must not change what the program does: the same run
@@ -82,9 +86,27 @@ if [ $mode = record ]; then
         #    faults every freed large object's span and stackfree every
         #    stack (sysFaultOS), and nothing is ever reused
         rec efence --test --env GODEBUG=efence=1 compress/flate -- -test.short
-        echo "== goldens of the $v traces from the Go runtime of $v under Wine" >&2
-        GO=$gobin "$mwgo" replay --write-golden "$dir"/*-"$v".trace.gz
+        if [ ${#recorded[@]} -gt 0 ]; then
+            echo "== goldens of the $v traces from the Go runtime of $v under Wine" >&2
+            GO=$gobin "$mwgo" replay --write-golden "${recorded[@]}"
+        fi
     done
+    # compress/flate's tests once more with every other release line of
+    # tools/go-toolchains.sh (1.20-1.25, 1.27), each golden from its own
+    # runtime; the check below replays them with Go 1.19's and the
+    # machine's runtime like the rest.
+    if [ "$only" = " " ] || [[ "$only" == *" flatetest-lines "* ]]; then
+        while IFS=$'\t' read -r label gobin ver src; do
+            case $label in "$("$go119" env GOVERSION | sed -E 's/^(go[0-9]+\.[0-9]+).*/\1/')"|"$("$gonew" env GOVERSION | sed -E 's/^(go[0-9]+\.[0-9]+).*/\1/')") continue ;; esac
+            [ -n "$gobin" ] || { echo "no $label here ($src): flatetest-$label not recorded" >&2; exit 1; }
+            echo "== recording flatetest-$label ($ver)" >&2
+            GO=$gobin "$mwgo" record --test "$dir/flatetest-$label.trace.gz" compress/flate -- -test.short \
+                >"$tmp/flatetest-$label.out" 2>"$tmp/flatetest-$label.err" || true
+            grep -q '^memwin-go: recorded [0-9]* calls' "$tmp/flatetest-$label.err" ||
+                { echo "recording flatetest-$label failed:" >&2; tail -20 "$tmp/flatetest-$label.err" >&2; exit 1; }
+            GO=$gobin "$mwgo" replay --write-golden "$dir/flatetest-$label.trace.gz"
+        done < <("$root/tools/go-toolchains.sh")
+    fi
 fi
 
 # Replay every trace on the three sides.

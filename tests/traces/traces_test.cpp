@@ -158,10 +158,10 @@ protected:
     void TearDown() override { memwin_set_mode(MEMWIN_MODE_EXACT); }
 };
 
-TEST(TracesCorpus, HasTheFourteenTracesWithGoldens)
+TEST(TracesCorpus, HasTheTwentyOneTracesWithGoldens)
 {
     vector<string> names = trace_names();
-    EXPECT_EQ(names.size(), 14u);
+    EXPECT_EQ(names.size(), 21u);
     for (const string &n : names)
         EXPECT_FALSE(read_golden(string(MEMWIN_TRACES_DIR) + "/" + n + ".golden.gz").empty()) << n;
 }

@@ -127,8 +127,12 @@ class Worker:
                 m["result"] = "identical"
                 return
             lib = os.path.join(self.bld, "libmemwin.so")
-            rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout),
-                          "--vectors", a.vectors, lib], timeout=a.conform_timeout)
+            reuse = m.get("reuse", {})
+            if reuse.get("plain"):
+                rc = 0  # passed with the same sources, runner and scenarios
+            else:
+                rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout),
+                              "--vectors", a.vectors, lib], timeout=a.conform_timeout)
             m["conform_exit"] = rc
             if rc != 0:
                 m["result"] = "killed by vectors"
@@ -141,6 +145,9 @@ class Worker:
             # one meets googletest first, which kills most of them sooner.
             order = ("asan", "gtest") if m.get("scope") != "memwin" else ("gtest", "asan")
             for judge in order:
+                if judge == "asan" and reuse.get("asan"):
+                    m["asan_exit"] = 0
+                    continue
                 if judge == "asan":
                     rc, out = sh(["ninja", "-C", self.asan, "-j1", "memwin"], timeout=300)
                     if rc != 0:
@@ -153,8 +160,14 @@ class Worker:
                         return
                 else:
                     env = dict(os.environ, LD_LIBRARY_PATH=self.bld)
-                    rc, out = sh([a.gtest, "--gtest_brief=1", "--gtest_fail_fast"],
-                                 timeout=a.gtest_timeout, env=env)
+                    rc = 0
+                    if reuse.get("killer"):
+                        # The test that killed it before, alone first.
+                        rc, out = sh([a.gtest, "--gtest_brief=1", "--gtest_filter=" + reuse["killer"]],
+                                     timeout=a.gtest_timeout, env=env)
+                    if rc == 0:
+                        rc, out = sh([a.gtest, "--gtest_brief=1", "--gtest_fail_fast"],
+                                     timeout=a.gtest_timeout, env=env)
                     m["gtest_exit"] = rc
                     if rc != 0:
                         m["result"] = "killed only by googletest"
@@ -683,6 +696,27 @@ def carry(r, old_parts, old_vecs, parts, vecs):
             old_vecs is not None and all(vecs.get(k) == v for k, v in old_vecs.items()))
 
 
+def vectors_passed(r, old_parts, old_vecs, parts, vecs):
+    """What of an earlier judgement r that carry() does not take may still
+    save work when only googletest changed: the same sources, runner and
+    scenario files (exactly: an added scenario may kill) mean the vector
+    judges that passed then pass again, so the mutant needs only
+    googletest, its earlier killer first.  Returns {} or flags:
+    "plain" (the plain vectors passed), "asan" (the ASan vectors passed
+    too) and "killer" (the first test that failed, if googletest killed
+    it)."""
+    if (old_parts is None or old_parts.get("src") != parts["src"] or
+            old_parts.get("conform") != parts["conform"] or old_vecs != vecs):
+        return {}
+    if r.get("result") not in ("survived", "killed only by googletest") or r.get("conform_exit") != 0:
+        return {}
+    got = {"plain": True, "asan": r.get("asan_exit") == 0}
+    d = r.get("detail") or ""
+    if r["result"] == "killed only by googletest" and " test(s): " in d:
+        got["killer"] = d.split(" test(s): ", 1)[1].split(",")[0].split(" ")[0]
+    return got
+
+
 def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.time()
@@ -803,10 +837,18 @@ def main():
             if carry(r, old_parts, old_vecs, a.parts, a.vecs):
                 return "carried"
             return None
+        a.partial = 0
         for m in chosen:
             for r in old.get((m["file"], m["sha"]), []):
                 how = usable(r)
                 if not how:
+                    # Only googletest changed: the vector judges that passed
+                    # need not run again (vectors_passed).
+                    old_parts, old_vecs = vsets.get(r.get("fp"), (None, None))
+                    got = vectors_passed(r, old_parts, old_vecs, a.parts, a.vecs)
+                    if got and "reuse" not in m:
+                        m["reuse"] = got
+                        a.partial += 1
                     continue
                 if "t_end" in r:
                     last[r.get("fp")] = max(last.get(r.get("fp"), 0), r["t_end"])
@@ -826,7 +868,8 @@ def main():
             if st and last.get(fp):
                 a.span = last[fp] - max(st)
         log("resumed: %d mutants judged by earlier runs (%d of them carried from runs with other scenarios or "
-            "googletest: results those cannot change)" % (a.resumed, a.carried))
+            "googletest: results those cannot change); %d more meet only googletest again (their vectors "
+            "passed with the same sources, runner and scenarios)" % (a.resumed, a.carried, a.partial))
     elif not a.resume and os.path.exists(journal):
         os.remove(journal)
     jlock = threading.Lock()

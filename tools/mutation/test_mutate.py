@@ -70,6 +70,29 @@ class Pure(unittest.TestCase):
         self.assertFalse(mutate.carry(r("killed only by googletest"), parts, vecs, parts, vecs))
         self.assertFalse(mutate.carry(r("not built"), None, None, parts, vecs))
 
+    def test_vectors_passed(self):
+        parts = {"src": "s", "conform": "c", "gtest": "g"}
+        vecs = {"a.vec": "1", "b.vec": "2"}
+        old = dict(parts, gtest="old")
+        surv = {"result": "survived", "conform_exit": 0, "asan_exit": 0, "gtest_exit": 0}
+        kill = {"result": "killed only by googletest", "conform_exit": 0, "gtest_exit": 1,
+                "detail": "2 test(s): Checked.Foo, Checked.Bar"}
+        # Only googletest changed: the vectors need not run again.
+        self.assertEqual(mutate.vectors_passed(surv, old, vecs, parts, vecs), {"plain": True, "asan": True})
+        # A memwin-scope kill met googletest before the ASan vectors: those
+        # still run; its killer runs first.
+        self.assertEqual(mutate.vectors_passed(kill, old, vecs, parts, vecs),
+                         {"plain": True, "asan": False, "killer": "Checked.Foo"})
+        # Any change to the sources, the runner or the scenarios (an added
+        # one too) runs everything again.
+        self.assertEqual(mutate.vectors_passed(surv, dict(old, src="t"), vecs, parts, vecs), {})
+        self.assertEqual(mutate.vectors_passed(surv, dict(old, conform="x"), vecs, parts, vecs), {})
+        self.assertEqual(mutate.vectors_passed(surv, old, {"a.vec": "1"}, parts, vecs), {})
+        self.assertEqual(mutate.vectors_passed(surv, None, None, parts, vecs), {})
+        # Vector kills and build results are carry()'s, not this.
+        self.assertEqual(mutate.vectors_passed({"result": "killed by vectors", "conform_exit": 1},
+                                               old, vecs, parts, vecs), {})
+
 
 class Reasons(unittest.TestCase):
     def test_every_reason_names_text_in_its_function(self):

@@ -1176,13 +1176,10 @@ public:
 
     uint64_t call(int op, uint64_t v, uint64_t n) override
     {
-        static const char *const names[TR_NOPS] = {
-            "sysAllocOS", "sysReserveOS", "sysMapOS", "sysUsedOS", "sysUnusedOS",
-            "sysFaultOS", "sysFreeOS", "sysHugePageOS", "sysNoHugePageOS", "sysHugePageCollapseOS"};
         stale_ = true;
         if (op == TR_ALLOC)
-            return lib_.call(names[op], {n});
-        return lib_.call(names[op], {v, n});
+            return lib_.call(tr_op_name(op), {n});
+        return lib_.call(tr_op_name(op), {v, n});
     }
 
     uint32_t query(uint64_t a, tr_info &out) override
@@ -1217,9 +1214,8 @@ private:
 string trace_calls_missing(const Lib &lib)
 {
     string miss;
-    for (const char *n : {"sysAllocOS", "sysReserveOS", "sysMapOS", "sysUsedOS", "sysUnusedOS",
-                          "sysFaultOS", "sysFreeOS", "sysHugePageOS", "sysNoHugePageOS",
-                          "sysHugePageCollapseOS"}) {
+    for (int op = 0; op < TR_NOPS; op++) {
+        const char *n = tr_op_name(op);
         auto it = lib.fns.find(n);
         size_t want = strcmp(n, "sysAllocOS") == 0 ? 1 : 2;
         if (it == lib.fns.end())

@@ -44,6 +44,8 @@ struct tr_trace {
 
 size_t tr_steps(const tr_trace *t) { return t->n; }
 
+const char *tr_op_name(int op) { return op >= 0 && op < TR_NOPS ? op_names[op] : NULL; }
+
 void tr_destroy(tr_trace *t)
 {
     if (!t)

@@ -27,6 +27,9 @@ typedef struct tr_side {
 
 typedef struct tr_trace tr_trace;
 
+/* Go's name of op ("sysAllocOS" ...), NULL outside the enum. */
+const char *tr_op_name(int op);
+
 /* Reads a trace; NULL with a message in err on failure.  Built with
  * MEMWIN_TRACE_ZLIB (and zlib), a gzip-compressed file is read too. */
 tr_trace *tr_load(const char *path, char *err, size_t cap);

@@ -366,33 +366,43 @@ uint32_t RangeRule(u64 v, u64 n, unsigned allowed)
         return MEMWIN_ERR_UNALIGNED;
     if (n == 0 || n % kPage)
         return MEMWIN_ERR_SIZE;
-    if (v + n < v)
+    if (v + (n - 1) < v) // a range may end at the top of the address space, not past it
         return MEMWIN_ERR_OVERFLOW;
-    u64 end = v + n;
-    for (u64 a = v; a < end;) {
+    // Ranges are walked by their last byte (v + n is 0 for one ending at the top).
+    const u64 last = v + (n - 1);
+    for (u64 a = v;;) {
         MResv *r = FindTracked(a);
         if (!r)
             return MEMWIN_ERR_NOT_MANAGED;
-        a = std::min(r->base + r->size, end);
+        const u64 rlast = r->base + (r->size - 1);
+        if (rlast >= last)
+            break;
+        a = rlast + 1;
     }
-    for (u64 a = v; a < end;) {
+    for (u64 a = v;;) {
         MResv *r = FindTracked(a);
-        u64 stop = std::min(r->base + r->size, end);
-        for (; a < stop; a += kPage)
-            if (!(allowed & Bit(r->st[(size_t)((a - r->base) / kPage)])))
+        const u64 stop_last = std::min(r->base + (r->size - 1), last);
+        for (u64 p = a; p <= stop_last && p >= a; p += kPage)
+            if (!(allowed & Bit(r->st[(size_t)((p - r->base) / kPage)])))
                 return MEMWIN_ERR_STATE;
+        if (stop_last == last)
+            break;
+        a = stop_last + 1;
     }
     return 0;
 }
 
 NO_COVERAGE void SetTracker(u64 v, u64 n, uint8_t s)
 {
-    for (u64 a = v, end = v + n; a < end;) {
+    const u64 last = v + (n - 1);
+    for (u64 a = v;;) {
         MResv *r = FindTracked(a);
-        u64 stop = std::min(r->base + r->size, end);
+        const u64 stop_last = std::min(r->base + (r->size - 1), last);
         std::fill(r->st.begin() + (long)((a - r->base) / kPage),
-                  r->st.begin() + (long)((stop - r->base) / kPage), s);
-        a = stop;
+                  r->st.begin() + (long)((stop_last - r->base) / kPage + 1), s);
+        if (stop_last == last)
+            break;
+        a = stop_last + 1;
     }
 }
 
@@ -892,7 +902,7 @@ void DoReserve(bool os, int slot, u64 v, u64 n)
         ex.code = MEMWIN_ERR_UNALIGNED;
     else if (n == 0 || n % kPage)
         ex.code = MEMWIN_ERR_SIZE;
-    else if (v + n < v)
+    else if (v + (n - 1) < v)
         ex.code = MEMWIN_ERR_OVERFLOW;
     void *p = os ? sysReserveOS(reinterpret_cast<void *>(v), n)
                  : sysReserve(reinterpret_cast<void *>(v), n);
@@ -969,7 +979,7 @@ void DoReserveAligned(int slot, u64 v, u64 n, u64 align)
         ex.code = MEMWIN_ERR_UNALIGNED;
     else if (n == 0 || n % kPage)
         ex.code = MEMWIN_ERR_SIZE;
-    else if (v + n < v)
+    else if (v + (n - 1) < v)
         ex.code = MEMWIN_ERR_OVERFLOW;
     else if (align < kPage || (align & (align - 1)) != 0 || n + align < n)
         ex.code = MEMWIN_ERR_ALIGN;

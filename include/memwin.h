@@ -289,7 +289,7 @@ int memwin_get_mode(void);
 #define MEMWIN_ERR_SIZE 3          /* zero size, or not a multiple of 4096
                                       (sysAlloc, sysAllocOS: any but 0 that
                                       whole pages can hold) */
-#define MEMWIN_ERR_OVERFLOW 4      /* v + n wraps around */
+#define MEMWIN_ERR_OVERFLOW 4      /* [v, v+n) goes past the top of the address space */
 #define MEMWIN_ERR_NOT_MANAGED 5   /* range holds pages memwin has not reserved (None) */
 #define MEMWIN_ERR_STATE 6         /* a page is in the wrong state for the transition */
 #define MEMWIN_ERR_NOT_BASE 7      /* release not of one whole reservation (exact size), or twice */

@@ -176,16 +176,18 @@ static void trk_drop(trk_resv *r)
     trk_free(r);
 }
 
-/* None -> state for [base, base+size), which the OS just gave us: any record
- * still there is of memory released while checking was off. */
-static void trk_insert(trk_resv *r, uintptr_t base, uintptr_t size, int state)
+/* None -> state for [base, base+size), which the OS just gave us for a
+ * request of asked bytes: any record still there is of memory released while
+ * checking was off. */
+static void trk_insert(trk_resv *r, uintptr_t base, uintptr_t size, uintptr_t asked, int state)
 {
     trk_resv *stale;
     while ((stale = (trk_resv *)rtree_floor(trk_root, base + size - 1)) != NULL &&
-           stale->base + stale->size > base)
+           stale->base + (stale->size - 1) >= base) /* it may end at the top */
         trk_drop(stale);
     r->base = r->node.key = base;
-    r->size = r->asked = size;
+    r->size = size;
+    r->asked = asked;
     r->nruns = 1;
     r->runs[0] = RUN(0, state);
     set_root(rtree_insert(trk_root, &r->node));
@@ -210,19 +212,23 @@ static uintptr_t run_end(const trk_resv *r, size_t i)
     return i + 1 < r->nruns ? RUN_OFF(r->runs[i + 1]) : r->size;
 }
 
+/* The range walks below name a range [v, v+n) by its last byte, v + n - 1
+ * (n > 0): a range or reservation may end exactly at the top of the address
+ * space, where v + n is 0. */
+
 /* Finds the first page of [v, v+n) whose state is not allowed (allowed is a
  * bit set of ST_*); *found receives its state.  Returns 0 if all are allowed. */
 static uintptr_t first_bad_page(uintptr_t v, uintptr_t n, unsigned allowed, int *found)
 {
-    uintptr_t a = v, end = v + n;
-    while (a < end) {
+    uintptr_t a = v, last = v + (n - 1);
+    while (a <= last) {
         trk_resv *r = trk_find(a);
         size_t i;
         if (!r) {
             *found = ST_NONE;
             return a;
         }
-        for (i = run_index(r, a - r->base); i < r->nruns && r->base + RUN_OFF(r->runs[i]) < end;
+        for (i = run_index(r, a - r->base); i < r->nruns && r->base + RUN_OFF(r->runs[i]) <= last;
              i++) {
             if (!(allowed & (1u << RUN_ST(r->runs[i])))) {
                 uintptr_t at = r->base + RUN_OFF(r->runs[i]);
@@ -242,8 +248,8 @@ static uintptr_t first_bad_page(uintptr_t v, uintptr_t n, unsigned allowed, int 
  * three at most).  0 when out of memory; nothing has changed then. */
 static int make_room(uintptr_t v, uintptr_t n)
 {
-    uintptr_t a = v, end = v + n;
-    while (a < end) {
+    uintptr_t a = v, last = v + (n - 1);
+    while (a <= last) {
         trk_resv *r = trk_find(a);
         if (r->nruns + 2 > r->cap) {
             size_t cap = r->cap * 2;
@@ -307,10 +313,10 @@ static void set_runs(trk_resv *r, uintptr_t lo, uintptr_t hi, int st)
  * make_room has run for the range). */
 static void set_pages(uintptr_t v, uintptr_t n, int st)
 {
-    uintptr_t a = v, end = v + n;
-    while (a < end) {
+    uintptr_t a = v, last = v + (n - 1);
+    while (a <= last) {
         trk_resv *r = trk_find(a);
-        uintptr_t stop = end - r->base < r->size ? end : r->base + r->size;
+        uintptr_t stop = last - r->base < r->size ? last + 1 : r->base + r->size;
         set_runs(r, a - r->base, stop - r->base, st);
         a = stop;
         if (a == 0)
@@ -345,7 +351,7 @@ static int check_range(refusal *rf, memwin_op op, void *v, uintptr_t n, unsigned
         return refuse(rf, op, v, n, MEMWIN_ERR_UNALIGNED, "address not a multiple of 4096");
     if (n == 0 || n % MW_PAGE)
         return refuse(rf, op, v, n, MEMWIN_ERR_SIZE, "size is zero or not a multiple of 4096");
-    if (a + n < a)
+    if (a + (n - 1) < a) /* a range may end at the top, not past it */
         return refuse(rf, op, v, n, MEMWIN_ERR_OVERFLOW, "address + size wraps around");
     /* One pass when all is well; otherwise unmanaged pages are reported
      * first (the range is not even ours), then the first page in a wrong
@@ -407,7 +413,7 @@ static int check_reserve(refusal *rf, memwin_op op, void *v, uintptr_t n)
         return refuse(rf, op, v, n, MEMWIN_ERR_UNALIGNED, "hint not a multiple of 4096");
     if (n == 0 || n % MW_PAGE)
         return refuse(rf, op, v, n, MEMWIN_ERR_SIZE, "size is zero or not a multiple of 4096");
-    if ((uintptr_t)v + n < (uintptr_t)v)
+    if ((uintptr_t)v + (n - 1) < (uintptr_t)v)
         return refuse(rf, op, v, n, MEMWIN_ERR_OVERFLOW, "hint + size wraps around");
     return 1;
 }
@@ -438,12 +444,11 @@ static trk_resv *record_new(refusal *rf, memwin_op op, void *v, uintptr_t n)
  * or drops the record when it gave nothing. */
 static void record_place(trk_resv *rec, void *p, uintptr_t asked, int st)
 {
-    if (p) {
-        trk_insert(rec, (uintptr_t)p, (asked + (MW_PAGE - 1)) & ~(uintptr_t)(MW_PAGE - 1), st);
-        rec->asked = asked;
-    } else {
+    if (p)
+        trk_insert(rec, (uintptr_t)p, (asked + (MW_PAGE - 1)) & ~(uintptr_t)(MW_PAGE - 1), asked,
+                   st);
+    else
         trk_free(rec);
-    }
 }
 
 /* ---- one checked function per transition ---------------------------------- */

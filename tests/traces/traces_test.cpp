@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -17,6 +16,7 @@ extern "C" {
 #include "memwin.h"
 #include "trace_replay.h"
 }
+#include "text_lines.h"
 
 #ifndef MEMWIN_TRACES_DIR
 #define MEMWIN_TRACES_DIR "tests/traces"
@@ -65,25 +65,12 @@ const uint64_t kShift = TR_SHIFT;
 vector<string> read_golden(const string &path)
 {
     vector<string> out;
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f)
-        return out;
     string text;
-    char buf[65536];
-    int n;
-    while ((n = gzread(f, buf, sizeof buf)) > 0)
-        text.append(buf, (size_t)n);
-    gzclose(f);
-    size_t p = 0;
-    while (p < text.size()) {
-        size_t q = text.find('\n', p);
-        if (q == string::npos)
-            q = text.size();
-        string l = text.substr(p, q - p);
+    if (!tracefmt::read_text(path, text))
+        return out;
+    for (string &l : tracefmt::split_lines(text))
         if (l.rfind("# golden:", 0) != 0)
             out.push_back(l);
-        p = q + 1;
-    }
     char from[64], to[64];
     snprintf(from, sizeof from, "shifted by 0x%llx", (unsigned long long)TR_SHIFT);
     snprintf(to, sizeof to, "shifted by 0x%llx", (unsigned long long)kShift);

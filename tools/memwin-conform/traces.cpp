@@ -15,10 +15,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
+
+#include "text_lines.h"
 
 using std::string;
 using std::vector;
+using tracefmt::read_text;
+using tracefmt::split_lines;
 
 namespace {
 
@@ -37,36 +40,6 @@ void obs_emit(void *ctx, const char *line)
     FILE *f = (FILE *)ctx;
     fputs(line, f);
     fputc('\n', f);
-}
-
-// The whole of a file, gzip-compressed or not; false when it cannot be read.
-bool read_text(const string &path, string &out)
-{
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f)
-        return false;
-    char buf[65536];
-    int n;
-    out.clear();
-    while ((n = gzread(f, buf, sizeof buf)) > 0)
-        out.append(buf, (size_t)n);
-    bool ok = n == 0;
-    gzclose(f);
-    return ok;
-}
-
-vector<string> split_lines(const string &s)
-{
-    vector<string> v;
-    size_t p = 0;
-    while (p < s.size()) {
-        size_t q = s.find('\n', p);
-        if (q == string::npos)
-            q = s.size();
-        v.push_back(s.substr(p, q - p));
-        p = q + 1;
-    }
-    return v;
 }
 
 bool ends_with(const string &s, const string &suf)

@@ -37,6 +37,8 @@ have gcovr || need+=(gcovr)
 have flock || need+=(util-linux)
 have dpkg-source || need+=(dpkg-dev)  # tools/libffi-mingw.sh: Debian's libffi source
 have make || need+=(make)
+# tools/mutation/run.sh installs universalmutator (PyPI) into a venv.
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     echo "install-deps: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -161,7 +161,7 @@ class Worker:
                 else:
                     env = dict(os.environ, LD_LIBRARY_PATH=self.bld)
                     rc = 0
-                    if reuse.get("killer"):
+                    if reuse.get("killer") and not reuse.get("killer_judge"):
                         # The test that killed it before, alone first.
                         rc, out = sh([a.gtest, "--gtest_brief=1", "--gtest_filter=" + reuse["killer"]],
                                      timeout=a.gtest_timeout, env=env)
@@ -173,10 +173,104 @@ class Worker:
                         m["result"] = "killed only by googletest"
                         m["detail"] = gtest_failures(out, rc)
                         return
+            if m.get("scope") == "memwin":
+                # memwin's own contract has two more googletest judges: the
+                # tracker's and the emulation's behaviour when malloc fails,
+                # and memory safety of the checking modes (see extra_judges).
+                for judge, rc, out in self.extra_judges(m, reuse):
+                    m["extra_exit"] = rc
+                    if rc != 0:
+                        m["result"] = "killed only by googletest"
+                        m["detail"] = "%s: %s" % (judge, gtest_failures(out, rc))
+                        return
             m["result"] = "survived"
         finally:
             shutil.copyfile(orig, target)
             m["seconds"] = time.time() - t0
+
+
+    def extra_judges(self, m, reuse):
+        """The memwin-scope judges after memwin_tests, one result at a time
+        (judge name, exit, output), stopping at the first that fails:
+        memwin_alloc_fail_tests, each test in a process of its own as ctest
+        runs them (its malloc fails on request, which no sanitizer build and
+        no test of memwin_tests can arrange), then memwin_tests built with
+        ASan+UBSan against the mutant's ASan+UBSan library (an overrun of
+        the tracker's run lists, or a leak, that changes no result).  The
+        test that killed the mutant in an earlier run goes first."""
+        a = self.a
+        killer = reuse.get("killer_judge"), reuse.get("killer")
+        env = dict(os.environ, LD_LIBRARY_PATH=self.bld)
+        tests = list(a.af_tests)
+        if killer[0] == AF_JUDGE and killer[1] in tests:
+            tests.remove(killer[1])
+            tests.insert(0, killer[1])
+        for t in tests:
+            rc, out = run_af_test(a, t, env)
+            if rc != 0:
+                yield AF_JUDGE, rc, out
+                return
+        if not a.gtest_asan:
+            return
+        rc, out = sh(["ninja", "-C", self.asan, "-j1", "memwin"], timeout=300)
+        if rc != 0:
+            return
+        env = asan_gtest_env(self.asan)
+        rc = 0
+        if killer[0] == ASAN_GTEST_JUDGE and killer[1]:
+            rc, out = sh([a.gtest_asan, "--gtest_brief=1", "--gtest_filter=" + killer[1]],
+                         timeout=a.gtest_asan_timeout, env=env)
+        if rc == 0:
+            rc, out = sh([a.gtest_asan, "--gtest_brief=1", "--gtest_fail_fast"],
+                         timeout=a.gtest_asan_timeout, env=env)
+        yield ASAN_GTEST_JUDGE, rc, out
+
+
+AF_JUDGE = "memwin_alloc_fail_tests"
+ASAN_GTEST_JUDGE = "memwin_tests (ASan)"
+
+
+def run_af_test(a, test, env):
+    """One test of memwin_alloc_fail_tests in a process of its own; it fails
+    unless it exits 0 having passed exactly that test."""
+    rc, out = sh([a.gtest_af, "--gtest_brief=0", "--gtest_filter=" + test], timeout=a.gtest_timeout, env=env)
+    if rc == 0 and "[  PASSED  ] 1 test" not in out:
+        rc = "no test ran"
+    return rc, out
+
+
+def asan_gtest_env(libdir):
+    """The ASan+UBSan memwin_tests' environment: the library of libdir, leaks
+    and undefined behaviour fatal."""
+    return dict(os.environ, LD_LIBRARY_PATH=libdir, ASAN_OPTIONS="detect_leaks=1",
+                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+
+
+def gaps(chosen):
+    """After write_report: the mutants the judges of their scope leave alive
+    with no 'equivalent' verdict, and those with that verdict that a judge
+    killed (the reason is then wrong)."""
+    out = []
+    for m in chosen:
+        if m.get("wrong_verdict"):
+            out.append((m, "killed (%s), yet reasons.tsv calls it equivalent" % m["result"]))
+        elif m.get("result") in KILL_ANY + ("survived",) and not m["equivalent"]:
+            kills = KILL_GO if m.get("scope") == "go" else KILL_ANY
+            if m["result"] not in kills:
+                out.append((m, "%s in %s scope, no verdict" % (m["result"], m.get("scope"))))
+    return out
+
+
+def check_exit(a, chosen):
+    """--check: report gaps(chosen) and exit 1 if there are any."""
+    if not a.check:
+        return
+    found = gaps(chosen)
+    for m, why in found:
+        log("check: %s line %d (%s): %s" % (m["id"], m["line"], m["file"], why))
+    if found:
+        sys.exit("check: %d of %d mutants are gaps in the specification or wrong verdicts" % (len(found), len(chosen)))
+    log("check: every mutant is killed by a judge of its scope or has a reasoned verdict (%d)" % len(chosen))
 
 
 def conform_asan(a, lib):
@@ -208,8 +302,8 @@ def gtest_failures(out, rc):
     fails = [l.split("]", 1)[1].strip().split(" ")[0] for l in out.splitlines()
              if l.startswith("[  FAILED  ]") and "." in l]
     fails = list(dict.fromkeys(fails))
-    if rc == "timeout":
-        return "timed out"
+    if rc in ("timeout", "no test ran"):
+        return "timed out" if rc == "timeout" else rc
     if fails:
         return "%d test(s): %s" % (len(fails), ", ".join(fails[:3]) + (" ..." if len(fails) > 3 else ""))
     return "exit %s" % rc
@@ -429,6 +523,17 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
              "at the mutant's libmemwin.so, in that order for a Go-scope mutant and googletest first for a "
              "memwin-scope one; a judge that fails or runs out of time kills the mutant and ends its judging"
              % (a.scenario_timeout, a.n_vectors, a.conform_timeout, a.gtest_timeout))
+    extra = []
+    if a.af_tests:
+        extra.append("`memwin_alloc_fail_tests` (its malloc fails on request), each of its %d tests in a process "
+                     "of its own" % len(a.af_tests))
+    if a.gtest_asan:
+        extra.append("`memwin_tests` built with ASan+UBSan against the mutant's ASan+UBSan library "
+                     "(`detect_leaks=1`, limited to %d s)" % a.gtest_asan_timeout)
+    if extra:
+        L.append("- memwin's own judges, for a memwin-scope mutant the judges above leave alive, in this order: "
+                 "%s; a failure counts as killed only by googletest (its detail names the program)"
+                 % "; then ".join(extra))
     L.append("- build: each worker's own copy of CMakeLists.txt, cmake/, include/, src/, memwin.def, "
              "configured RelWithDebInfo with MEMWIN_WERROR=OFF (a mutant that only warns is still judged); "
              "`ninja memwin` per mutant; \"not built\" = compile or link error")
@@ -661,6 +766,11 @@ def fingerprint_parts(a):
     h = _hash_files(a, [a.gtest])
     h.update(("%d" % a.gtest_timeout).encode())
     parts["gtest"] = h.hexdigest()
+    # memwin's own judges (extra_judges): a new part, so a journal written
+    # before they existed still matches "gtest" for the vector reuse.
+    h = _hash_files(a, [f for f in (a.gtest_af, a.gtest_asan) if f])
+    h.update(("%d %s" % (a.gtest_asan_timeout, " ".join(a.af_tests))).encode())
+    parts["extra"] = h.hexdigest()
     vecs = {}
     vdir = os.path.join(a.root, "tests", "vectors")
     for d, _, fs in sorted(os.walk(vdir)):
@@ -714,6 +824,9 @@ def vectors_passed(r, old_parts, old_vecs, parts, vecs):
     d = r.get("detail") or ""
     if r["result"] == "killed only by googletest" and " test(s): " in d:
         got["killer"] = d.split(" test(s): ", 1)[1].split(",")[0].split(" ")[0]
+        for judge in (AF_JUDGE, ASAN_GTEST_JUDGE):
+            if d.startswith(judge + ": "):
+                got["killer_judge"] = judge
     return got
 
 
@@ -732,6 +845,10 @@ def main():
     ap.add_argument("--scenario-timeout", type=int, default=10)
     ap.add_argument("--gtest-timeout", type=int, default=120,
                     help="seconds for one memwin_tests run (the unmutated one takes a few)")
+    ap.add_argument("--base-asan", default=None,
+                    help="build dir holding memwin_tests built with ASan+UBSan (memwin-scope judge; none: not run)")
+    ap.add_argument("--gtest-asan-timeout", type=int, default=300,
+                    help="seconds for one run of the ASan+UBSan memwin_tests")
     ap.add_argument("--conform-timeout", type=int, default=60,
                     help="seconds for one whole memwin-conform run (the unmutated one takes about one)")
     ap.add_argument("--out", default=None)
@@ -741,6 +858,9 @@ def main():
     ap.add_argument("--resume", action="store_true",
                     help="take the results of mutants already judged (journal.jsonl in the scratch dir) "
                          "when the sources, vectors, judges and time limits are the same")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 when a chosen mutant is left alive by the judges of its scope without an "
+                         "'equivalent' verdict, or has that verdict but was killed (for CI's sample)")
     ap.add_argument("--cmdline", default=None)
     a = ap.parse_args()
     a.root = os.path.abspath(a.root)
@@ -759,6 +879,22 @@ def main():
     a.n_vectors = len([n for n in os.listdir(a.vectors) if n.endswith(".vec")])
     a.conform = os.path.join(a.base, "memwin-conform")
     a.gtest = os.path.join(a.base, "memwin_tests")
+    # memwin-scope judges (Worker.extra_judges), when built.
+    a.gtest_af = os.path.join(a.base, AF_JUDGE)
+    a.af_tests = []
+    if os.path.exists(a.gtest_af):
+        rc, out = sh([a.gtest_af, "--gtest_list_tests"])
+        suite = ""
+        for line in out.splitlines():
+            if line and not line.startswith(" "):
+                suite = line.strip()
+            elif line.strip() and suite:
+                a.af_tests.append(suite + line.split("#")[0].strip())
+    else:
+        a.gtest_af = None
+    a.gtest_asan = os.path.join(os.path.abspath(a.base_asan), "memwin_tests") if a.base_asan else None
+    if a.gtest_asan and not os.path.exists(a.gtest_asan):
+        sys.exit("--base-asan: no memwin_tests in %s" % a.base_asan)
     # gcc's sanitizer runtimes, preloaded for the ASan judge.
     libs = [subprocess.run(["gcc", "-print-file-name=" + n], capture_output=True, text=True).stdout.strip()
             for n in ("libasan.so", "libubsan.so")]
@@ -852,7 +988,7 @@ def main():
                     continue
                 if "t_end" in r:
                     last[r.get("fp")] = max(last.get(r.get("fp"), 0), r["t_end"])
-                for k in ("result", "detail", "seconds", "conform_exit", "asan_exit", "gtest_exit"):
+                for k in ("result", "detail", "seconds", "conform_exit", "asan_exit", "gtest_exit", "extra_exit"):
                     if k in r:
                         m[k] = r[k]
                 a.resumed += 1
@@ -878,7 +1014,7 @@ def main():
 
     def record(m):
         r = {k: m[k] for k in ("file", "sha", "id", "result", "seconds", "detail",
-                               "conform_exit", "asan_exit", "gtest_exit") if k in m}
+                               "conform_exit", "asan_exit", "gtest_exit", "extra_exit") if k in m}
         r["fp"] = a.fp
         r["t_end"] = time.time()
         with jlock, open(journal, "a") as fh:
@@ -890,6 +1026,7 @@ def main():
             sys.exit("--report-only: %d mutants are not in the journal (first: %s)" % (len(missing), missing[0]["id"]))
         write_report(a, mutants, chosen, 0.0, a.cmdline or " ".join(sys.argv), started)
         log("report: %s" % a.out)
+        check_exit(a, chosen)
         return
     workers = [Worker(k, a) for k in range(max(1, a.workers))]
     for w in workers:
@@ -906,6 +1043,22 @@ def main():
     if rc != 0:
         sys.exit("baseline: memwin-conform fails on the unmutated ASan build (exit %s):\n%s" % (rc, out[-3000:]))
     log("baseline: memwin-conform passes on the unmutated ASan build")
+    # And memwin's own judges on the unmutated libraries.
+    for t in a.af_tests:
+        rc, out = run_af_test(a, t, env)
+        if rc != 0:
+            sys.exit("baseline: %s --gtest_filter=%s fails on the unmutated library (exit %s):\n%s"
+                     % (AF_JUDGE, t, rc, out[-3000:]))
+    if a.af_tests:
+        log("baseline: %s passes on the unmutated library (%d tests, each alone)" % (AF_JUDGE, len(a.af_tests)))
+    if a.gtest_asan:
+        t = time.time()
+        rc, out = sh([a.gtest_asan, "--gtest_brief=1"], timeout=a.gtest_asan_timeout,
+                     env=asan_gtest_env(workers[0].asan))
+        if rc != 0:
+            sys.exit("baseline: the ASan+UBSan memwin_tests fails on the unmutated ASan build (exit %s):\n%s"
+                     % (rc, out[-3000:]))
+        log("baseline: the ASan+UBSan memwin_tests passes on the unmutated ASan build (%.0f s)" % (time.time() - t))
 
     lock = threading.Lock()
     queue = [m for m in chosen if "result" not in m]
@@ -938,6 +1091,7 @@ def main():
         fh.write(json.dumps({"run_wall": wall, "judged": len(queue0), "fp": a.fp}) + "\n")
     write_report(a, mutants, chosen, wall, a.cmdline or " ".join(sys.argv), started)
     log("report: %s" % a.out)
+    check_exit(a, chosen)
 
 
 if __name__ == "__main__":

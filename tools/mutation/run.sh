@@ -4,7 +4,9 @@
 #                         [--scenario-timeout S] [--out FILE]
 # Environment: MUTATION_BUILD (scratch dir, default build/mutation),
 #              MUTATION_VENV (universalmutator's venv, default build/mutation-venv),
-#              MUTATION_BASE (build dir of the judges, default $MUTATION_BUILD/base).
+#              MUTATION_BASE (build dir of the judges, default $MUTATION_BUILD/base),
+#              MUTATION_BASE_ASAN (build dir of the ASan+UBSan memwin_tests,
+#              default $MUTATION_BUILD/base-asan; "none": not built nor run).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${MUTATION_BUILD:-$root/build/mutation}
@@ -26,7 +28,21 @@ case $base in /*) ;; *) base=$root/$base ;; esac
 if [ ! -f "$base/build.ninja" ]; then
   cmake -S "$root" -B "$base" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMWIN_CONFORM=ON >/dev/null
 fi
-ninja -C "$base" -j1 memwin memwin-conform memwin_tests >/dev/null
+ninja -C "$base" -j1 memwin memwin-conform memwin_tests memwin_alloc_fail_tests >/dev/null
+
+# memwin's own judges besides memwin_tests: memwin_alloc_fail_tests (above)
+# and memwin_tests built with ASan+UBSan, for memwin-scope mutants.
+# MUTATION_BASE_ASAN=none leaves the second out (a quicker sample).
+base_asan=${MUTATION_BASE_ASAN:-$build/base-asan}
+if [ "$base_asan" != none ]; then
+  case $base_asan in /*) ;; *) base_asan=$root/$base_asan ;; esac
+  if [ ! -f "$base_asan/build.ninja" ]; then
+    cmake -S "$root" -B "$base_asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMWIN_CONFORM=OFF \
+      -DMEMWIN_WERROR=OFF -DMEMWIN_SANITIZE=address,undefined >/dev/null
+  fi
+  ninja -C "$base_asan" -j1 memwin_tests >/dev/null
+  set -- --base-asan "$base_asan" "$@"
+fi
 
 exec "$venv/bin/python" "$root/tools/mutation/mutate.py" --root "$root" --build "$build" \
   --base "$base" --mutate "$venv/bin/mutate" --cmdline "$cmdline" "$@"

@@ -89,9 +89,35 @@ class Pure(unittest.TestCase):
         self.assertEqual(mutate.vectors_passed(surv, dict(old, conform="x"), vecs, parts, vecs), {})
         self.assertEqual(mutate.vectors_passed(surv, old, {"a.vec": "1"}, parts, vecs), {})
         self.assertEqual(mutate.vectors_passed(surv, None, None, parts, vecs), {})
+        # A kill by one of memwin's own judges names the program: its test
+        # runs first in that program, not in memwin_tests.
+        af = dict(kill, detail="memwin_alloc_fail_tests: 1 test(s): AllocFail.CheckedRangeTrackerGrowthRefusal")
+        self.assertEqual(mutate.vectors_passed(af, old, vecs, parts, vecs),
+                         {"plain": True, "asan": False, "killer": "AllocFail.CheckedRangeTrackerGrowthRefusal",
+                          "killer_judge": "memwin_alloc_fail_tests"})
+        asan = dict(kill, asan_exit=0, detail="memwin_tests (ASan): 1 test(s): CheckedRuns.Foo")
+        self.assertEqual(mutate.vectors_passed(asan, old, vecs, parts, vecs),
+                         {"plain": True, "asan": True, "killer": "CheckedRuns.Foo",
+                          "killer_judge": "memwin_tests (ASan)"})
+        self.assertEqual(mutate.gtest_failures("", "no test ran"), "no test ran")
         # Vector kills and build results are carry()'s, not this.
         self.assertEqual(mutate.vectors_passed({"result": "killed by vectors", "conform_exit": 1},
                                                old, vecs, parts, vecs), {})
+
+
+class Gaps(unittest.TestCase):
+    def test_gaps_follow_the_scopes(self):
+        def m(result, scope, equivalent=False, wrong=False):
+            return {"result": result, "scope": scope, "equivalent": equivalent, "wrong_verdict": wrong}
+        ok = [m("not built", "go"), m("identical", "memwin"), m("killed by vectors", "go"),
+              m("killed by vectors (ASan)", "go"), m("killed only by googletest", "memwin"),
+              m("survived", "go", equivalent=True), m("survived", "memwin", equivalent=True)]
+        self.assertEqual(mutate.gaps(ok), [])
+        # googletest does not answer for Go's scope; a survivor needs a verdict;
+        # an "equivalent" verdict on a killed mutant is wrong.
+        bad = [m("killed only by googletest", "go"), m("survived", "memwin"),
+               m("killed by vectors", "go", wrong=True)]
+        self.assertEqual([g[0] for g in mutate.gaps(ok + bad)], bad)
 
 
 class Reasons(unittest.TestCase):

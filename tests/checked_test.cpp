@@ -20,6 +20,23 @@ namespace {
 
 constexpr uintptr_t kPage = 4096;
 
+std::string Hex(uintptr_t a)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)a);
+    return buf;
+}
+
+// memwin_last_error_message() after checked mode refused op(v, n): the line
+// it prints (the address in hex, the size in decimal, the rule broken), then
+// Go's "fatal error: " and the error's title.
+std::string Refusal(const char *op, uintptr_t v, uintptr_t n, const std::string &why,
+                    const char *title)
+{
+    return "runtime: " + std::string(op) + "(" + Hex(v) + ", " +
+           std::to_string((unsigned long long)n) + "): " + why + "\nfatal error: " + title;
+}
+
 struct Snapshot {
     std::vector<memwin_region_info> runs;
     uint64_t ready;
@@ -285,6 +302,223 @@ TEST_F(Checked, ReserveAndAllocRefuseBadSizes)
     ExpectRefused("align 0", MEMWIN_ERR_ALIGN,
                   [&] { EXPECT_EQ(sysReserveAligned(nullptr, kPage, 0, &got), nullptr); });
     EXPECT_EQ(s, 0u);
+}
+
+// Every argument refusal word for word, so that the export, both arguments
+// in their order and the rule broken can be relied on.  A range may end at
+// the top of the address space; these ones go past it.
+TEST_F(Checked, ArgumentRefusalsAreExact)
+{
+    using mwt::U;
+    const char *const null_arg = "memwin: null argument";
+    const char *const unaligned = "memwin: unaligned address";
+    const char *const bad_size = "memwin: bad size";
+    const char *const overflows = "memwin: range overflows";
+    const char *const not_managed = "memwin: memory not managed by memwin";
+    const char *const not_whole = "memwin: not a whole reservation";
+    const char *const bad_align = "memwin: bad alignment";
+    const char *const accounting = "memwin: accounting violation";
+    const uintptr_t A = U(a), B = U(b), kMax = UINTPTR_MAX & ~(kPage - 1);
+    const uintptr_t past = UINTPTR_MAX - kPage + 2; // rounds up past the top
+    sysMemStat s = 0, huge = (uint64_t(1) << 63) + 5, nearly = uint64_t(INT64_MAX) - 10;
+    uintptr_t got = 1;
+    struct Case {
+        const char *what;
+        uint32_t code;
+        std::function<void()> call;
+        std::string want;
+    };
+    const std::vector<Case> cases = {
+        {"map null", MEMWIN_ERR_NULL, [&] { sysMapOS(nullptr, kPage); },
+         Refusal("sysMapOS", 0, kPage, "null address", null_arg)},
+        {"map unaligned", MEMWIN_ERR_UNALIGNED, [&] { sysMapOS(a + 1, kPage); },
+         Refusal("sysMapOS", A + 1, kPage, "address not a multiple of 4096", unaligned)},
+        {"map 100 bytes", MEMWIN_ERR_SIZE, [&] { sysMapOS(a, 100); },
+         Refusal("sysMapOS", A, 100, "size is zero or not a multiple of 4096", bad_size)},
+        {"map past the top", MEMWIN_ERR_OVERFLOW, [&] { sysMapOS(a, kMax); },
+         Refusal("sysMapOS", A, kMax, "address + size wraps around", overflows)},
+        // Up to the top exactly is a range: it is judged by its pages.
+        {"map up to the top", MEMWIN_ERR_NOT_MANAGED, [&] { sysMapOS(a, 0 - A); },
+         Refusal("sysMapOS", A, 0 - A,
+                 "page " + Hex(B + (1 << 16)) + " is not reserved by memwin (None)",
+                 not_managed)},
+        {"map free memory", MEMWIN_ERR_NOT_MANAGED, [&] { sysMapOS(b + (1 << 16), kPage); },
+         Refusal("sysMapOS", B + (1 << 16), kPage,
+                 "page " + Hex(B + (1 << 16)) + " is not reserved by memwin (None)",
+                 not_managed)},
+        {"map null stat", MEMWIN_ERR_NULL, [&] { sysMap(a + 8 * kPage, kPage, nullptr); },
+         Refusal("sysMap", A + 8 * kPage, kPage, "null sysMemStat", null_arg)},
+        {"map stat outside int64", MEMWIN_ERR_ACCOUNTING,
+         [&] { sysMap(a + 8 * kPage, kPage, &huge); },
+         Refusal("sysMap", A + 8 * kPage, kPage,
+                 "sysMemStat holds 9223372036854775813, outside Go's int64 range", accounting)},
+        {"map stat overflow", MEMWIN_ERR_ACCOUNTING,
+         [&] { sysMap(a + 8 * kPage, kPage, &nearly); },
+         Refusal("sysMap", A + 8 * kPage, kPage,
+                 "sysMemStat would overflow (it holds 9223372036854775797)", accounting)},
+        {"free stat underflow", MEMWIN_ERR_ACCOUNTING, [&] { sysFree(b, 1 << 16, &stat); },
+         Refusal("sysFree", B, 1 << 16, "sysMemStat would underflow (it holds 32768)",
+                 accounting)},
+        {"reserve unaligned hint", MEMWIN_ERR_UNALIGNED,
+         [&] { EXPECT_EQ(sysReserve(a + 1, kPage), nullptr); },
+         Refusal("sysReserve", A + 1, kPage, "hint not a multiple of 4096", unaligned)},
+        {"reserveOS 100 bytes", MEMWIN_ERR_SIZE,
+         [&] { EXPECT_EQ(sysReserveOS(nullptr, 100), nullptr); },
+         Refusal("sysReserveOS", 0, 100, "size is zero or not a multiple of 4096", bad_size)},
+        {"reserve past the top", MEMWIN_ERR_OVERFLOW,
+         [&] { EXPECT_EQ(sysReserve(a, kMax), nullptr); },
+         Refusal("sysReserve", A, kMax, "hint + size wraps around", overflows)},
+        {"alloc 0", MEMWIN_ERR_SIZE, [&] { EXPECT_EQ(sysAlloc(0, &s), nullptr); },
+         Refusal("sysAlloc", 0, 0, "size is zero", bad_size)},
+        {"allocOS past the top", MEMWIN_ERR_SIZE, [&] { EXPECT_EQ(sysAllocOS(past), nullptr); },
+         Refusal("sysAllocOS", 0, past, "size rounds up past the end of the address space",
+                 bad_size)},
+        {"align 3", MEMWIN_ERR_ALIGN,
+         [&] { EXPECT_EQ(sysReserveAligned(nullptr, kPage, 3, &got), nullptr); },
+         Refusal("sysReserveAligned", 0, kPage, "align 3 is not a power of two >= 4096",
+                 bad_align)},
+        {"prepared > n", MEMWIN_ERR_ACCOUNTING, [&] { sysUsed(a + 4 * kPage, kPage, 2 * kPage); },
+         Refusal("sysUsed", A + 4 * kPage, kPage, "prepared 8192 exceeds the size", accounting)},
+        {"free null", MEMWIN_ERR_NULL, [&] { sysFree(nullptr, 1 << 16, &stat); },
+         Refusal("sysFree", 0, 1 << 16, "null address", null_arg)},
+        {"freeOS inside", MEMWIN_ERR_NOT_BASE, [&] { sysFreeOS(a + kPage, 1 << 16); },
+         Refusal("sysFreeOS", A + kPage, 1 << 16,
+                 Hex(A + kPage) +
+                     " is not the base of a reservation (released twice, or inside one)",
+                 not_whole)},
+        {"unreserve half", MEMWIN_ERR_NOT_BASE, [&] { sysUnreserve(a, 1 << 15); },
+         Refusal("sysUnreserve", A, 1 << 15, "size is not the reservation's (65536 bytes)",
+                 not_whole)},
+    };
+    for (const Case &c : cases) {
+        ExpectRefused(c.what, c.code, c.call);
+        EXPECT_EQ(std::string(memwin_last_error_message()), c.want) << c.what;
+    }
+    EXPECT_EQ(s, 0u);
+    EXPECT_EQ(got, 0u);
+    EXPECT_EQ(huge, (uint64_t(1) << 63) + 5);
+    EXPECT_EQ(nearly, uint64_t(INT64_MAX) - 10);
+}
+
+// A state refusal names the first page of the range in a wrong state, its
+// state and what the call needs; pages nobody reserved come first.  The
+// huge-page hints take a page in any of Go's managed states.
+TEST_F(Checked, StateRefusalsNameTheFirstBadPage)
+{
+    using mwt::U;
+    const char *const illegal = "memwin: illegal state transition",
+                      *const not_managed = "memwin: memory not managed by memwin";
+    const uintptr_t A = U(a), B = U(b);
+    for (auto hint : {sysHugePage, sysNoHugePage, sysHugePageCollapse, sysHugePageOS,
+                      sysNoHugePageOS, sysHugePageCollapseOS}) {
+        hint(a + 4 * kPage, kPage); // Prepared
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    }
+    struct Case {
+        const char *what;
+        uint32_t code;
+        std::function<void()> call;
+        std::string want;
+    };
+    const std::vector<Case> cases = {
+        // Pages 4 and 5 are one Prepared run starting at page 4.
+        {"unused page 5", MEMWIN_ERR_STATE, [&] { sysUnused(a + 5 * kPage, kPage); },
+         Refusal("sysUnused", A + 5 * kPage, kPage,
+                 "page " + Hex(A + 5 * kPage) + " is Prepared; the call needs Ready", illegal)},
+        {"usedOS Reserved", MEMWIN_ERR_STATE, [&] { sysUsedOS(a + 8 * kPage, kPage); },
+         Refusal("sysUsedOS", A + 8 * kPage, kPage,
+                 "page " + Hex(A + 8 * kPage) + " is Reserved; the call needs Prepared or Ready",
+                 illegal)},
+        {"fault Prepared", MEMWIN_ERR_STATE, [&] { sysFault(a + 4 * kPage, kPage); },
+         Refusal("sysFault", A + 4 * kPage, kPage,
+                 "page " + Hex(A + 4 * kPage) + " is Prepared; the call needs Ready", illegal)},
+        // B is Reserved (wrong for sysUnused), but the page after it is not
+        // even reserved: that one is named.
+        {"unused past B", MEMWIN_ERR_NOT_MANAGED, [&] { sysUnused(b, 2 << 16); },
+         Refusal("sysUnused", B, 2 << 16,
+                 "page " + Hex(B + (1 << 16)) + " is not reserved by memwin (None)", not_managed)},
+        {"map the 2nd page past B", MEMWIN_ERR_NOT_MANAGED,
+         [&] { sysMapOS(b + (1 << 16) + kPage, kPage); },
+         Refusal("sysMapOS", B + (1 << 16) + kPage, kPage,
+                 "page " + Hex(B + (1 << 16) + kPage) + " is not reserved by memwin (None)",
+                 not_managed)},
+    };
+    for (const Case &c : cases) {
+        ExpectRefused(c.what, c.code, c.call);
+        EXPECT_EQ(std::string(memwin_last_error_message()), c.want) << c.what;
+    }
+}
+
+// Every checked call clears the thread's last error first: one that
+// succeeds after a refusal leaves 0 and no message.
+TEST_F(Checked, SuccessfulCallsClearTheLastError)
+{
+    mwt::MappedReadyGuard guard; // sysFault takes its page out of mapped-ready
+    sysMemStat s = 0;
+    void *os = nullptr, *gen = nullptr, *res = nullptr, *res_os = nullptr, *al = nullptr;
+    uintptr_t got = 0;
+    const std::vector<std::pair<const char *, std::function<void()>>> calls = {
+        {"sysAllocOS", [&] { os = sysAllocOS(kPage); }},
+        {"sysAlloc", [&] { gen = sysAlloc(kPage, &s); }},
+        {"sysReserve", [&] { res = sysReserve(nullptr, 1 << 16); }},
+        {"sysReserveOS", [&] { res_os = sysReserveOS(nullptr, 1 << 16); }},
+        {"sysReserveAligned", [&] { al = sysReserveAligned(nullptr, 1 << 16, 1 << 17, &got); }},
+        {"sysMap", [&] { sysMap(a + 8 * kPage, kPage, &stat); }},
+        {"sysUsed", [&] { sysUsed(a + 8 * kPage, kPage, kPage); }},
+        {"sysUnused", [&] { sysUnused(a + 8 * kPage, kPage); }},
+        {"sysFault", [&] { sysFault(a, kPage); }},
+        {"sysFaultOS", [&] { sysFaultOS(a + kPage, kPage); }},
+        {"sysHugePage", [&] { sysHugePage(a, kPage); }},
+        {"sysHugePageOS", [&] { sysHugePageOS(a, kPage); }},
+        {"sysFree", [&] { sysFree(gen, kPage, &s); }},
+        {"sysFreeOS", [&] { sysFreeOS(os, kPage); }},
+        {"sysUnreserve", [&] { sysUnreserve(res, 1 << 16); }},
+    };
+    for (const auto &c : calls) {
+        SCOPED_TRACE(c.first);
+        sysMapOS(nullptr, kPage);
+        ASSERT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_NULL));
+        c.second();
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+        EXPECT_STREQ(memwin_last_error_message(), "");
+    }
+    EXPECT_NE(os, nullptr);
+    EXPECT_NE(gen, nullptr);
+    EXPECT_NE(res, nullptr);
+    EXPECT_EQ(s, 0u);
+    ASSERT_NE(res_os, nullptr);
+    sysFreeOS(res_os, 1 << 16);
+    ASSERT_NE(al, nullptr);
+    sysFreeOS(al, got);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+}
+
+// The OS layer's decommits (sysUnusedOS, sysFaultOS) leave Go's mapped-ready
+// counter alone, unlike sysUnused and sysFault, and sysFaultOS decommits
+// the range it names.
+TEST_F(Checked, OsLayerTransitionsLeaveMappedReadyAlone)
+{
+    using mwt::state_of;
+    using mwt::U;
+    mwt::MappedReadyGuard guard;
+    sysMapOS(b, 4 * kPage);
+    sysUsedOS(b, 4 * kPage);
+    ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    const uint64_t r0 = memwin_mapped_ready();
+    sysUnusedOS(b, kPage);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    EXPECT_EQ(memwin_mapped_ready(), r0);
+    EXPECT_EQ(state_of(U(b)), uint32_t(MEMWIN_MEM_RESERVE));
+    sysFaultOS(b + kPage, kPage);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    EXPECT_EQ(memwin_mapped_ready(), r0);
+    EXPECT_EQ(state_of(U(b) + kPage), uint32_t(MEMWIN_MEM_RESERVE));
+    EXPECT_EQ(state_of(U(b) + 2 * kPage), uint32_t(MEMWIN_MEM_COMMIT));
+    // For the tracker page 0 is Prepared again, page 1 Reserved.
+    ExpectRefused("usedOS after faultOS", MEMWIN_ERR_STATE,
+                  [&] { sysUsedOS(b + kPage, kPage); });
+    sysUsedOS(b, kPage);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
 }
 
 // Go's runtime asks sysAlloc for sizes that end inside a page (0x210d0 bytes

@@ -46,6 +46,24 @@ TEST(ReserveAlignedOneCall, OneCallExactSize)
     }
 }
 
+// Checked mode makes the same one call (and tracks what it gave), not Go's
+// release-and-re-reserve sequence.
+TEST(ReserveAlignedOneCall, CheckedModeTakesOneCall)
+{
+    ModeScope mode(MEMWIN_MODE_RECOVERABLE);
+    PrimRecorder rec;
+    uintptr_t reserved = 7;
+    void *p = memwin_reserve_aligned(nullptr, kSize, kAlign, &reserved);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    ASSERT_TRUE(one_reservation(p, kSize, kAlign));
+    EXPECT_EQ(reserved, kSize);
+    EXPECT_EQ(rec.count(PrimCall::kAllocAligned), 1u) << to_string(rec.calls());
+    EXPECT_EQ(rec.count(PrimCall::kAlloc), 0u) << to_string(rec.calls());
+    sysFreeOS(p, reserved);
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    EXPECT_EQ(state_of(U(p)), MEMWIN_MEM_FREE);
+}
+
 TEST(ReserveAlignedOneCall, SmallAlignIsAPlainReservation)
 {
     // Every reservation starts at a 64 KiB boundary: one VirtualAlloc.

@@ -45,7 +45,7 @@ vector<string> trace_names()
 
 // Where the absolute hints go.  Under AddressSanitizer 0xd000000000 lies in
 // its shadow gap (mapped, no access), so no hint there is ever honoured:
-// the hints go to 16 TiB up instead, and the golden's header line is read
+// the hints go to 32 TiB up instead, and the golden's header line is read
 // with that shift (the only line that names it).
 #if defined(__SANITIZE_ADDRESS__)
 #define MEMWIN_TRACES_ASAN 1
@@ -145,10 +145,10 @@ protected:
     void TearDown() override { memwin_set_mode(MEMWIN_MODE_EXACT); }
 };
 
-TEST(TracesCorpus, HasTheTwentyOneTracesWithGoldens)
+TEST(TracesCorpus, HasTheTwentyFiveTracesWithGoldens)
 {
     vector<string> names = trace_names();
-    EXPECT_EQ(names.size(), 21u);
+    EXPECT_EQ(names.size(), 25u);
     for (const string &n : names)
         EXPECT_FALSE(read_golden(string(MEMWIN_TRACES_DIR) + "/" + n + ".golden.gz").empty()) << n;
 }

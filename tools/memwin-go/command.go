@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/pe"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 type options struct {
 	cmd       string
 	swap      string
+	arch      string // --arch: GOARCH, amd64 (default) or 386
 	trace     string
 	record    string   // --record: the trace file to write (.trace.gz)
 	progEnv   []string // --env K=V: for the program only
@@ -51,7 +53,7 @@ var valueFlags = map[string]bool{
 }
 
 func parseArgs(cmd string, args []string) (*options, error) {
-	o := &options{cmd: cmd, swap: "primitive", summary: true}
+	o := &options{cmd: cmd, swap: "primitive", arch: "amd64", summary: true}
 	o.goCmd = os.Getenv("GO")
 	if o.goCmd == "" {
 		o.goCmd = "go"
@@ -87,6 +89,8 @@ func parseArgs(cmd string, args []string) (*options, error) {
 		switch name {
 		case "--swap":
 			o.swap, err = value(name, a)
+		case "--arch":
+			o.arch, err = value(name, a)
 		case "--trace":
 			o.trace, err = value(name, a)
 		case "--record":
@@ -149,6 +153,9 @@ func parseArgs(cmd string, args []string) (*options, error) {
 	default:
 		return nil, fmt.Errorf("--swap=%s: want primitive, full, realhook, none or none-ext", o.swap)
 	}
+	if o.arch != "amd64" && o.arch != "386" {
+		return nil, fmt.Errorf("--arch=%s: want amd64 or 386", o.arch)
+	}
 	if len(o.pkgs) == 0 {
 		if cmd == "run" {
 			return nil, errors.New("run: no package or files")
@@ -205,7 +212,7 @@ func runCommand(cmd string, args []string) int {
 		return 3
 	}
 	if cmd == "build" || o.compile {
-		fmt.Fprintf(os.Stderr, "memwin-go: built %s (swap=%s, %s)\n", exe, o.swap, o.goVersion)
+		fmt.Fprintf(os.Stderr, "memwin-go: built %s (swap=%s, %s)\n", exe, o.swap, o.versionLabel())
 		return 0
 	}
 	dir := ""
@@ -245,6 +252,15 @@ func (o *options) goInfo() error {
 	}
 	o.goMinor, _ = strconv.Atoi(m[1])
 	return nil
+}
+
+// versionLabel is the Go version for messages, with the port when it is
+// not the default windows/amd64 ("go1.26.8 windows/386").
+func (o *options) versionLabel() string {
+	if o.arch != "amd64" {
+		return o.goVersion + " windows/" + o.arch
+	}
+	return o.goVersion
 }
 
 // within reports whether path is dir or lies beneath it.
@@ -314,19 +330,38 @@ func (o *options) overlayDir() (string, error) {
 	return "", fmt.Errorf("--swap=full supports Go 1.19 to 1.27, not %s", o.goVersion)
 }
 
+// mingwCC is the mingw-w64 C compiler for o.arch.
+func (o *options) mingwCC() string {
+	if o.arch == "386" {
+		return "i686-w64-mingw32-gcc"
+	}
+	return "x86_64-w64-mingw32-gcc"
+}
+
+// userCC reports whether $CC is a mingw-w64 compiler for o.arch (a cgo
+// build keeps it; any other is replaced by mingwCC).
+func (o *options) userCC() bool {
+	f := strings.Fields(os.Getenv("CC"))
+	if len(f) == 0 {
+		return false
+	}
+	cc := filepath.Base(f[0])
+	return strings.Contains(cc, "mingw") && strings.HasPrefix(cc, strings.SplitN(o.mingwCC(), "-", 2)[0]+"-")
+}
+
 func (o *options) env(cgo bool) []string {
 	env := append([]string(nil), os.Environ()...)
 	set := func(k, v string) { env = append(env, k+"="+v) }
 	set("GOOS", "windows")
-	set("GOARCH", "amd64")
+	set("GOARCH", o.arch)
 	set("GOTOOLCHAIN", "local")
 	if o.envGOROOT != "" {
 		set("GOROOT", o.envGOROOT)
 	}
 	if cgo {
 		set("CGO_ENABLED", "1")
-		if os.Getenv("CC") == "" || !strings.Contains(os.Getenv("CC"), "mingw") {
-			set("CC", "x86_64-w64-mingw32-gcc")
+		if !o.userCC() {
+			set("CC", o.mingwCC())
 		}
 	} else if os.Getenv("CGO_ENABLED") == "" {
 		set("CGO_ENABLED", "0")
@@ -352,7 +387,7 @@ func (o *options) build(work, exe string) error {
 		obj := filepath.Join(work, o.swap+".o")
 		cc := append([]string{"-c", "-O2", "-o", obj}, defs...)
 		cc = append(cc, src)
-		if out, err := exec.Command("x86_64-w64-mingw32-gcc", cc...).CombinedOutput(); err != nil {
+		if out, err := exec.Command(o.mingwCC(), cc...).CombinedOutput(); err != nil {
 			return fmt.Errorf("compiling %s: %v\n%s", src, err, out)
 		}
 		ld = append(ld, "-linkmode=external", "'-extldflags=-static "+obj+"'")
@@ -428,18 +463,32 @@ func (o *options) build(work, exe string) error {
 }
 
 // memwinDLL returns --dll, or builds memwin.dll with CMake (incrementally)
-// in build/memwin-go/dll.
+// for o.arch: in build/memwin-go/dll (amd64) or build/memwin-go/dll-386
+// (i686).  $MEMWIN_GO_DLL (amd64) or $MEMWIN_GO_DLL_386 names a prebuilt
+// one instead.
 func (o *options) memwinDLL() (string, error) {
+	dll, err := o.memwinDLLPath()
+	if err == nil {
+		err = checkDLLArch(dll, o.arch)
+	}
+	return dll, err
+}
+
+func (o *options) memwinDLLPath() (string, error) {
 	if o.dll != "" {
 		return filepath.Abs(o.dll)
 	}
-	if d := os.Getenv("MEMWIN_GO_DLL"); d != "" {
+	envName, dir, toolchain := "MEMWIN_GO_DLL", "dll", "toolchain-mingw-w64.cmake"
+	if o.arch == "386" {
+		envName, dir, toolchain = "MEMWIN_GO_DLL_386", "dll-386", "toolchain-mingw-w64-i686.cmake"
+	}
+	if d := os.Getenv(envName); d != "" {
 		return filepath.Abs(d)
 	}
-	bdir := filepath.Join(o.root, "build", "memwin-go", "dll")
+	bdir := filepath.Join(o.root, "build", "memwin-go", dir)
 	if _, err := os.Stat(filepath.Join(bdir, "build.ninja")); err != nil {
 		c := exec.Command("cmake", "-S", o.root, "-B", bdir, "-G", "Ninja",
-			"-DCMAKE_TOOLCHAIN_FILE="+filepath.Join(o.root, "cmake", "toolchain-mingw-w64.cmake"),
+			"-DCMAKE_TOOLCHAIN_FILE="+filepath.Join(o.root, "cmake", toolchain),
 			"-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DMEMWIN_BUILD_TESTS=OFF")
 		if out, err := c.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("configuring memwin.dll: %v\n%s", err, out)
@@ -450,6 +499,22 @@ func (o *options) memwinDLL() (string, error) {
 		return "", fmt.Errorf("building memwin.dll: %v\n%s", err, out)
 	}
 	return filepath.Join(bdir, "memwin.dll"), nil
+}
+
+// checkDLLArch refuses a DLL built for the other architecture (Windows
+// would refuse to load it, with error 193, only when the program starts).
+// A file that is not a PE image is left to the loader.
+func checkDLLArch(path, arch string) error {
+	f, err := pe.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	want := map[string]uint16{"amd64": pe.IMAGE_FILE_MACHINE_AMD64, "386": pe.IMAGE_FILE_MACHINE_I386}[arch]
+	if f.Machine != want {
+		return fmt.Errorf("%s is not a windows/%s DLL (machine %#x, want %#x)", path, arch, f.Machine, want)
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {
@@ -554,7 +619,7 @@ func (o *options) run(work, exe, dir string) int {
 		code = 124
 	}
 	if o.summary {
-		head := fmt.Sprintf("swap=%s, %s, exit status %d, %.2f s under Wine", o.swap, o.goVersion, code, wall.Seconds())
+		head := fmt.Sprintf("swap=%s, %s, exit status %d, %.2f s under Wine", o.swap, o.versionLabel(), code, wall.Seconds())
 		if !memwin {
 			fmt.Fprintf(os.Stderr, "memwin-go: %s (no memwin, no counters)\n", head)
 		} else if st, err := readStats(stats); err != nil {

@@ -16,7 +16,7 @@ import (
 
 // memwinGoBuild runs `memwin-go build --swap=full` on progs/churn with the
 // given go command and extra environment, and returns its combined output.
-func memwinGoBuild(t *testing.T, gobin string, env []string) (string, error) {
+func memwinGoBuild(t *testing.T, gobin string, env []string, extra ...string) (string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	dll := filepath.Join(dir, "stand-in.dll") // build only: never loaded
@@ -24,7 +24,8 @@ func memwinGoBuild(t *testing.T, gobin string, env []string) (string, error) {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(dir, "churn.exe")
-	c := exec.Command("../memwin-go", "build", "--swap=full", "--go="+gobin, "--dll="+dll, "-o", exe, "./churn")
+	args := append([]string{"build", "--swap=full", "--go=" + gobin, "--dll=" + dll, "-o", exe}, extra...)
+	c := exec.Command("../memwin-go", append(args, "./churn")...)
 	c.Dir = "progs"
 	c.Env = append(append(os.Environ(), "GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS="), env...)
 	out, err := c.CombinedOutput()
@@ -81,6 +82,30 @@ func TestFullSwapBuildsOnEveryToolchain(t *testing.T) {
 	}
 }
 
+// The overlay compiles for windows/386 too (Go 1.19's and the machine's
+// Go), and the program is a 386 image.
+func TestFullSwapBuilds386(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the runtime for windows/386")
+	}
+	gobins := []string{"/usr/lib/go-1.19/bin/go"}
+	if g, err := exec.LookPath("go"); err == nil {
+		gobins = append(gobins, g)
+	}
+	for _, gobin := range gobins {
+		if _, err := os.Stat(gobin); err != nil {
+			t.Logf("no %s", gobin)
+			continue
+		}
+		out, err := memwinGoBuild(t, gobin, nil, "--arch=386")
+		if err != nil {
+			t.Errorf("%s: memwin-go build --swap=full --arch=386: %v\n%s", gobin, err, out)
+		} else if !strings.Contains(out, "windows/386") {
+			t.Errorf("%s: memwin-go build --arch=386 says %q", gobin, out)
+		}
+	}
+}
+
 // A toolchain whose GOROOT lies beneath GOMODCACHE, as every toolchain the
 // go command fetches itself (GOTOOLCHAIN=go1.NN.M) does: Go >= 1.25 refuses
 // an overlay that replaces a file there, so memwin-go must name the runtime's
@@ -115,5 +140,84 @@ func TestFullSwapGOROOTInModCache(t *testing.T) {
 	}
 	if o, err := memwinGoBuild(t, filepath.Join(inCache, "bin", "go"), env); err != nil {
 		t.Fatalf("memwin-go build --swap=full: %v\n%s", err, o)
+	}
+}
+
+// lastEnv is the value exec gives NAME in env (the last setting wins).
+func lastEnv(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			v = kv[len(name)+1:]
+		}
+	}
+	return v
+}
+
+// --arch picks GOARCH and the mingw-w64 compiler of cgo builds; a CC for
+// the other architecture is replaced, one for the same is kept.
+func TestArchFlag(t *testing.T) {
+	for _, c := range []struct {
+		args           []string
+		cc, arch, want string
+	}{
+		{[]string{"./p"}, "", "amd64", "x86_64-w64-mingw32-gcc"},
+		{[]string{"--arch=386", "./p"}, "", "386", "i686-w64-mingw32-gcc"},
+		{[]string{"--arch", "386", "./p"}, "x86_64-w64-mingw32-gcc", "386", "i686-w64-mingw32-gcc"},
+		{[]string{"--arch=386", "./p"}, "i686-w64-mingw32-gcc-posix", "386", "i686-w64-mingw32-gcc-posix"},
+		{[]string{"--arch=amd64", "./p"}, "i686-w64-mingw32-gcc", "amd64", "x86_64-w64-mingw32-gcc"},
+		{[]string{"./p"}, "/usr/bin/x86_64-w64-mingw32-gcc-posix", "amd64", "/usr/bin/x86_64-w64-mingw32-gcc-posix"},
+	} {
+		t.Setenv("CC", c.cc)
+		o, err := parseArgs("run", c.args)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		env := o.env(true)
+		if o.arch != c.arch || lastEnv(env, "GOARCH") != c.arch || lastEnv(env, "GOOS") != "windows" {
+			t.Errorf("%v: arch %s, GOARCH=%s; want %s", c.args, o.arch, lastEnv(env, "GOARCH"), c.arch)
+		}
+		if cc := lastEnv(env, "CC"); cc != c.want || o.mingwCC() == "" {
+			t.Errorf("%v with CC=%q: CC=%q, want %q", c.args, c.cc, cc, c.want)
+		}
+	}
+	if _, err := parseArgs("run", []string{"--arch=arm64", "./p"}); err == nil {
+		t.Error("--arch=arm64 accepted")
+	}
+}
+
+// A memwin.dll of the other architecture is refused before Windows would
+// refuse it (error 193) at the program's start; a file that is no PE image
+// is left to the loader.
+func TestCheckDLLArch(t *testing.T) {
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "stub.dll")
+	if err := os.WriteFile(stub, []byte("MZ"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkDLLArch(stub, "386"); err != nil {
+		t.Errorf("not a PE image: %v", err)
+	}
+	for _, c := range []struct{ cc, arch, other string }{
+		{"x86_64-w64-mingw32-gcc", "amd64", "386"},
+		{"i686-w64-mingw32-gcc", "386", "amd64"},
+	} {
+		if _, err := exec.LookPath(c.cc); err != nil {
+			t.Logf("no %s: %s not checked", c.cc, c.arch)
+			continue
+		}
+		src, dll := filepath.Join(dir, "x.c"), filepath.Join(dir, c.arch+".dll")
+		if err := os.WriteFile(src, []byte("int x;\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(c.cc, "-shared", "-o", dll, src).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", c.cc, err, out)
+		}
+		if err := checkDLLArch(dll, c.arch); err != nil {
+			t.Errorf("%s DLL as %s: %v", c.arch, c.arch, err)
+		}
+		if err := checkDLLArch(dll, c.other); err == nil || !strings.Contains(err.Error(), "is not a windows/"+c.other+" DLL") {
+			t.Errorf("%s DLL as %s: %v", c.arch, c.other, err)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 // Command memwin-go builds a Go program or test binary for windows/amd64
-// with its OS-memory layer served by memwin.dll, runs it under Wine and
-// summarises its memory traffic.
+// (or windows/386: --arch=386) with its OS-memory layer served by
+// memwin.dll, runs it under Wine and summarises its memory traffic.
 //
 //	memwin-go run   [options] [go build flags] package|files... [-- args]
 //	memwin-go build [options] [go build flags] [-o out.exe] package
@@ -15,6 +15,9 @@
 //	--swap=full       the runtime's sys*OS functions forward to memwin.dll's
 //	                  exports: go build -overlay with a replacement of
 //	                  runtime/mem_windows.go for the toolchain's version
+//	--arch=386        build for windows/386 (default amd64): GOARCH=386,
+//	                  i686-w64-mingw32-gcc, the i686 memwin.dll (built into
+//	                  build/memwin-go/dll-386), run by 32-bit Wine (WoW64)
 //	--swap=realhook   the runtime's own functions behind a plain C hook with
 //	                  the same commit policy (reference for fault injection)
 //	--swap=none       a plain build (baseline)
@@ -27,7 +30,8 @@
 //	--stats FILE      keep the interposers' counters (key-value text)
 //	--go CMD          the go command (default $GO, else go)
 //	--dll FILE        memwin.dll to use (default: built with CMake into
-//	                  build/memwin-go/dll)
+//	                  build/memwin-go/dll, for 386 build/memwin-go/dll-386;
+//	                  $MEMWIN_GO_DLL, $MEMWIN_GO_DLL_386 name prebuilt ones)
 //	--env NAME=VALUE  set NAME for the program only (not for the build)
 //	--no-summary      do not print the summary
 //	--timeout DUR     kill the program after DUR (default 0: none)
@@ -43,12 +47,15 @@
 //
 //	memwin-go record [--test] TRACE [options] package [-- args]
 //	                  run (or test) with --swap=full --record TRACE
+//	                  (--arch=386: a windows/386 trace, @goarch 386)
 //	memwin-go replay [--write-golden] TRACE... [LIB]
 //	                  replay traces: against LIB.so natively (any library
 //	                  with memwin's exports and memwin_query), else under
 //	                  Wine against the Go runtime and memwin.dll (LIB or the
-//	                  CMake build) side by side; both compared with each
-//	                  trace's golden (TRACE without .trace.gz + .golden.gz)
+//	                  CMake build) side by side, by a harness of the trace's
+//	                  port (@goarch; windows/386: 32-bit Wine, the i686
+//	                  memwin.dll); both compared with each trace's golden
+//	                  (TRACE without .trace.gz + .golden.gz)
 //	memwin-go diff A B  what changed between two traces: calls per kind,
 //	                  bytes reserved and committed, peak committed
 //
@@ -67,7 +74,8 @@ import (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: memwin-go run|build|test [--swap=primitive|full|realhook|none|none-ext] [--trace FILE] [--plot FILE.svg|png]
+	fmt.Fprintln(os.Stderr, `usage: memwin-go run|build|test [--swap=primitive|full|realhook|none|none-ext] [--arch=amd64|386]
+                 [--trace FILE] [--plot FILE.svg|png]
                  [--stats FILE] [--go CMD] [--dll FILE] [--env K=V] [--no-summary] [--timeout DUR]
                  [go build flags] package [-- args]
        memwin-go record [--test] TRACE.trace.gz [options] package [-- args]

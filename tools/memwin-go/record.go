@@ -23,7 +23,7 @@ type recording struct {
 func (o *options) recorderDLL(dir string) (string, error) {
 	src := filepath.Join(o.root, "tools", "memwin-go", "csrc", "record.c")
 	dll := filepath.Join(dir, "memwin-record.dll")
-	out, err := exec.Command("x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
+	out, err := exec.Command(o.mingwCC(), "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
 		"-shared", "-o", dll, src).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building %s: %v\n%s", src, err, out)
@@ -57,7 +57,7 @@ func (r *recording) finish(o *options, code int) error {
 		return err
 	}
 	prog := strings.Join(append(append([]string{o.cmd}, o.pkgs...), o.args...), " ")
-	meta := [][2]string{{"go", o.goVersion}, {"goarch", "amd64"}, {"program", prog},
+	meta := [][2]string{{"go", o.goVersion}, {"goarch", o.arch}, {"program", prog},
 		{"exit", fmt.Sprint(code)}}
 	t := trace.Convert(calls, meta)
 	if err := trace.WritePath(o.record, t); err != nil {

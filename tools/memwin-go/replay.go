@@ -70,32 +70,79 @@ func replayNative(o *options, lib string, traces []string) int {
 
 // replayWine builds the conformance harness (tools/conform) with o.goCmd and
 // runs it under Wine with -trace: the Go runtime's functions and memwin.dll
-// side by side.
+// side by side.  Each trace is replayed by a harness of the port that
+// recorded it (@goarch: amd64, or 386 under 32-bit Wine with the i686
+// memwin.dll); dll, if given, must be of the traces' port.
 func replayWine(o *options, dll string, traces []string, writeGolden bool) int {
 	if err := o.goInfo(); err != nil {
 		die("%v", err)
 	}
+	byArch := map[string][]string{}
+	for _, p := range traces {
+		t, err := trace.ReadPath(p)
+		if err != nil {
+			die("%v", err)
+		}
+		arch := t.Get("goarch")
+		switch arch {
+		case "":
+			arch = "amd64" // traces from before the field
+		case "amd64", "386":
+		default:
+			die("%s: recorded on windows/%s; replayed are amd64 and 386", p, arch)
+		}
+		byArch[arch] = append(byArch[arch], p)
+	}
+	status := 0
+	for _, arch := range []string{"amd64", "386"} {
+		if len(byArch[arch]) == 0 {
+			continue
+		}
+		o.arch = arch
+		if code := o.replayWineArch(dll, byArch[arch], writeGolden); code != 0 && status == 0 {
+			status = code
+		}
+	}
+	return status
+}
+
+// replayWineArch replays traces of port o.arch.
+func (o *options) replayWineArch(dll string, traces []string, writeGolden bool) int {
 	if dll == "" {
 		var err error
 		if dll, err = o.memwinDLL(); err != nil {
 			die("%v", err)
 		}
+	} else if err := checkDLLArch(dll, o.arch); err != nil {
+		die("%v (the traces were recorded on windows/%s)", err, o.arch)
 	}
 	dir := filepath.Join(o.root, "build", "memwin-go", "replay")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		die("%v", err)
 	}
-	exe := filepath.Join(dir, "conform-"+o.goVersion+".exe")
+	name := "conform-" + o.goVersion
+	if o.arch != "amd64" {
+		name += "-" + o.arch
+	}
+	exe := filepath.Join(dir, name+".exe")
 	ld := "-extldflags=-static"
+	if o.arch == "386" {
+		// 4 GiB of address space under WoW64 instead of 2: the replay
+		// reserves what the recorded program did (a 516 MiB arena) beside
+		// the harness's own heap, and its hints go 2 GiB up
+		// (trace.Shift32).  (A cgo harness is linked externally anyway;
+		// the go command wants the flags to start with a dash.)
+		ld = "-linkmode=external '-extldflags=-static -Wl,--large-address-aware'"
+	}
 	if o.goMinor >= 23 {
 		ld = "-checklinkname=0 " + ld // linkname into the runtime
 	}
 	c := exec.Command(o.goCmd, "build", "-trimpath", "-ldflags="+ld, "-o", exe, ".")
 	c.Dir = filepath.Join(o.root, "tools", "conform")
-	c.Env = append(os.Environ(), "CGO_ENABLED=1", "CC=x86_64-w64-mingw32-gcc", "GOOS=windows",
-		"GOARCH=amd64", "GOTOOLCHAIN=local", "GOFLAGS=", "GOWORK=off")
+	c.Env = append(os.Environ(), "CGO_ENABLED=1", "CC="+o.mingwCC(), "GOOS=windows",
+		"GOARCH="+o.arch, "GOTOOLCHAIN=local", "GOFLAGS=", "GOWORK=off")
 	if out, err := c.CombinedOutput(); err != nil {
-		die("building the harness with %s: %v\n%s", o.goVersion, err, out)
+		die("building the windows/%s harness with %s: %v\n%s", o.arch, o.goVersion, err, out)
 	}
 	args := []string{exe, "-dll", dll, "-trace", strings.Join(traces, ",")}
 	if writeGolden {

@@ -64,12 +64,14 @@ typedef struct tr_observer {
 
 /* The checkpoint interval and hint shift every compared replay uses (the
  * Go replayer's trace.Every and trace.DefaultShift).  TR_SHIFT_HIGH moves
- * the hints to 16 TiB + 0xc000000000 instead, for a process where
- * 0xd000000000 is taken (AddressSanitizer's shadow gap); the observations
- * are the same wherever the hints are free, but for the header line. */
+ * the hints 32 TiB up instead, for a process where 0xd000000000 is taken
+ * (AddressSanitizer's shadow gap): above AddressSanitizer's high shadow,
+ * which ends at 0x10007fff8000, for 64-bit traces (0x20c000000000) and
+ * windows/386 ones (0x200000800000) alike; the observations are the same
+ * wherever the hints are free, but for the header line. */
 #define TR_EVERY 256u
 #define TR_SHIFT UINT64_C(0x1000000000)
-#define TR_SHIFT_HIGH UINT64_C(0x100000000000)
+#define TR_SHIFT_HIGH UINT64_C(0x200000000000)
 
 /* Replays t against s as tools/conform/trace's Observe does and emits the
  * same lines: a header, each reserving call's result, the pages a commit

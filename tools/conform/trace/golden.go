@@ -13,13 +13,28 @@ import (
 const Every = 256
 
 // Observe replays t against s with the options every side shares (a
-// checkpoint every Every steps, absolute hints moved by DefaultShift) and
+// checkpoint every Every steps, absolute hints moved by ShiftHere()) and
 // returns the observations, a header line first.
 func Observe(t *Trace, s Side) []string {
-	out := []string{fmt.Sprintf("# %d steps, checkpoints every %d, absolute hints shifted by %#x",
-		len(t.Steps), Every, uint64(DefaultShift))}
-	Replay(t, s, Options{Every: Every, Shift: DefaultShift}, func(l string) { out = append(out, l) })
+	shift := ShiftHere()
+	out := []string{header(len(t.Steps), shift)}
+	Replay(t, s, Options{Every: Every, Shift: shift}, func(l string) { out = append(out, l) })
 	return out
+}
+
+func header(steps int, shift uint64) string {
+	return fmt.Sprintf("# %d steps, checkpoints every %d, absolute hints shifted by %#x", steps, Every, shift)
+}
+
+// AtDefaultShift returns obs, observations of a replay of a trace of steps
+// steps, with the header line a replay at DefaultShift writes.  Wherever
+// the hints are free the observations are the same but for that line, and
+// goldens hold it in that form, whoever observed them.
+func AtDefaultShift(obs []string, steps int) []string {
+	if len(obs) == 0 || obs[0] == header(steps, DefaultShift) {
+		return obs
+	}
+	return append([]string{header(steps, DefaultShift)}, obs[1:]...)
 }
 
 // ReadFile reads a file, decompressing it when its name ends in .gz.

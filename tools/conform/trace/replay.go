@@ -47,6 +47,24 @@ type Options struct {
 // DefaultShift moves 64-bit hints 64 GiB up (0xc000000000 to 0xd000000000).
 const DefaultShift = 0x1000000000
 
+// Shift32 is where a 32-bit replayer (windows/386), which cannot reach
+// 64 GiB up, moves them instead: 2 GiB up.  A windows/386 program's first
+// heap hint lies just above its executable (0x800000 for gofmt), where the
+// replaying program has its own image and heap; 2 GiB up has room for the
+// 516 MiB arena reservation in a large-address-aware 32-bit process (as
+// measured under Wine 8).  A 64-bit trace's hints do not fit: a 32-bit
+// replayer replays windows/386 traces only.
+const Shift32 = 0x80000000
+
+// ShiftHere is the shift of every compared replay in this process:
+// DefaultShift, or Shift32 in a 32-bit process.
+func ShiftHere() uint64 {
+	if ^uintptr(0)>>32 == 0 {
+		return Shift32
+	}
+	return DefaultShift
+}
+
 type replayRegion struct {
 	base, size uint64
 	live       bool

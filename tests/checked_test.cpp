@@ -120,6 +120,20 @@ class Checked : public ::testing::Test {
         EXPECT_NE(std::string(memwin_last_error_message()), "");
         EXPECT_TRUE(before == Take()) << "a refused call changed page states or counters";
     }
+    // A refusal and its message word for word.
+    struct RefusalCase {
+        const char *what;
+        uint32_t code;
+        std::function<void()> call;
+        std::string want;
+    };
+    void ExpectRefusals(const std::vector<RefusalCase> &cases)
+    {
+        for (const RefusalCase &c : cases) {
+            ExpectRefused(c.what, c.code, c.call);
+            EXPECT_EQ(std::string(memwin_last_error_message()), c.want) << c.what;
+        }
+    }
 };
 
 using Range = std::function<void(void *, uintptr_t)>;
@@ -322,13 +336,7 @@ TEST_F(Checked, ArgumentRefusalsAreExact)
     const uintptr_t past = UINTPTR_MAX - kPage + 2; // rounds up past the top
     sysMemStat s = 0, huge = (uint64_t(1) << 63) + 5, nearly = uint64_t(INT64_MAX) - 10;
     uintptr_t got = 1;
-    struct Case {
-        const char *what;
-        uint32_t code;
-        std::function<void()> call;
-        std::string want;
-    };
-    const std::vector<Case> cases = {
+    const std::vector<RefusalCase> cases = {
         {"map null", MEMWIN_ERR_NULL, [&] { sysMapOS(nullptr, kPage); },
          Refusal("sysMapOS", 0, kPage, "null address", null_arg)},
         {"map unaligned", MEMWIN_ERR_UNALIGNED, [&] { sysMapOS(a + 1, kPage); },
@@ -390,10 +398,7 @@ TEST_F(Checked, ArgumentRefusalsAreExact)
          Refusal("sysUnreserve", A, 1 << 15, "size is not the reservation's (65536 bytes)",
                  not_whole)},
     };
-    for (const Case &c : cases) {
-        ExpectRefused(c.what, c.code, c.call);
-        EXPECT_EQ(std::string(memwin_last_error_message()), c.want) << c.what;
-    }
+    ExpectRefusals(cases);
     EXPECT_EQ(s, 0u);
     EXPECT_EQ(got, 0u);
     EXPECT_EQ(huge, (uint64_t(1) << 63) + 5);
@@ -414,13 +419,7 @@ TEST_F(Checked, StateRefusalsNameTheFirstBadPage)
         hint(a + 4 * kPage, kPage); // Prepared
         EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
     }
-    struct Case {
-        const char *what;
-        uint32_t code;
-        std::function<void()> call;
-        std::string want;
-    };
-    const std::vector<Case> cases = {
+    const std::vector<RefusalCase> cases = {
         // Pages 4 and 5 are one Prepared run starting at page 4.
         {"unused page 5", MEMWIN_ERR_STATE, [&] { sysUnused(a + 5 * kPage, kPage); },
          Refusal("sysUnused", A + 5 * kPage, kPage,
@@ -443,10 +442,7 @@ TEST_F(Checked, StateRefusalsNameTheFirstBadPage)
                  "page " + Hex(B + (1 << 16) + kPage) + " is not reserved by memwin (None)",
                  not_managed)},
     };
-    for (const Case &c : cases) {
-        ExpectRefused(c.what, c.code, c.call);
-        EXPECT_EQ(std::string(memwin_last_error_message()), c.want) << c.what;
-    }
+    ExpectRefusals(cases);
 }
 
 // Every checked call clears the thread's last error first: one that

@@ -8,6 +8,10 @@
 #       --only; exit 0).
 #   expect_reject.sh all RUNNER LIB JSON
 #       LIB must be rejected by no scenario (skips are fine).
+#   expect_reject.sh failfast RUNNER LIB JSON
+#       with --fail-fast, memwin-conform must reject LIB (exit 1) having
+#       run fewer scenarios than there are, every one before the last
+#       identical or skipped and the last not, and say that it stopped.
 #   expect_reject.sh onedefect BASE.c WRONG_MACRO
 #       BASE.c tests WRONG_MACRO in exactly one #if/#elif, whose code is
 #       marked DEFECT (so the wrong library differs from the base there only).
@@ -43,6 +47,25 @@ reject|accept|all)
       echo "$line" | grep -q '"result": "identical"' || fail "$name is not identical for $lib: $line"
     fi
   done
+  ;;
+failfast)
+  run=$1 lib=$2 json=$3
+  out=$("$run" --fail-fast --json "$json" "$lib"); rc=$?
+  echo "$out"
+  [ $rc -eq 1 ] || fail "memwin-conform --fail-fast exit status $rc, want 1 ($lib not rejected)"
+  echo "$out" | grep -q '^stopped at the first scenario not identical (--fail-fast)$' ||
+    fail "no line saying that the run stopped"
+  all=$("$run" --help 2>&1 | sed -n 's/.*--vectors DIR .*(default \(.*\))$/\1/p')
+  [ -d "$all" ] || fail "no vectors directory in memwin-conform's usage"
+  total=$(ls "$all"/*.vec | wc -l)
+  results=$(grep -o '"result": "[a-z]*"' "$json" | sed 's/.*: "//; s/"//')
+  run_n=$(echo "$results" | wc -l)
+  [ "$run_n" -lt "$total" ] || fail "$run_n of $total scenarios run: the run did not stop"
+  bad=$(echo "$results" | grep -cv '^\(identical\|skipped\)$')
+  [ "$bad" -eq 1 ] || fail "$bad scenarios not identical, want exactly 1 (the last)"
+  echo "$results" | tail -1 | grep -qv '^\(identical\|skipped\)$' ||
+    fail "the last scenario run is identical or skipped"
+  echo "stopped after $run_n of $total scenarios"
   ;;
 onedefect)
   base=$1 macro=$2

@@ -1243,6 +1243,8 @@ void usage()
             "  --only A,B,...    run only these scenarios\n"
             "  --no-hooks        ignore memwin_* observation hooks (host observation only)\n"
             "  --timeout SEC     per-scenario (per-trace) time limit (default 60)\n"
+            "  --fail-fast       stop at the first scenario that is not identical (or\n"
+            "                    skipped): the verdict on a library without the rest\n"
             "  --traces PATH     replay real programs' traces instead of the scenarios: a\n"
             "                    NAME.trace.gz with NAME.golden.gz beside it, or a directory\n"
             "                    of them (tests/traces); Linux, 64-bit\n"
@@ -1258,7 +1260,7 @@ int main(int argc, char **argv)
     std::set<string> only;
     bool hooks = true, verbose = false;
     vector<string> libs;
-    bool diff = false;
+    bool diff = false, fail_fast = false;
     string child_obs; // --child-run FILE (Windows): run one scenario, write to FILE
     vector<string> traces;
     for (int i = 1; i < argc; i++) {
@@ -1282,6 +1284,7 @@ int main(int argc, char **argv)
         else if (a == "--timeout") g_timeout = atoi(next().c_str());
         else if (a == "-v") verbose = true;
         else if (a == "--diff") diff = true;
+        else if (a == "--fail-fast") fail_fast = true;
         else if (a == "--traces") traces.push_back(next());
 #if defined(_WIN32)
         else if (a == "--child-run") child_obs = next();
@@ -1464,6 +1467,10 @@ int main(int argc, char **argv)
             line = r.result + " (" + r.reason + ")";
         printf("%-44s %s\n", name.c_str(), line.c_str());
         results.push_back(r);
+        if (fail_fast && r.result != "identical" && r.result != "skipped") {
+            printf("\nstopped at the first scenario not identical (--fail-fast)\n");
+            break;
+        }
     }
     printf("\nsummary:");
     for (auto &c : counts)

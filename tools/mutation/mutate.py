@@ -131,7 +131,7 @@ class Worker:
             if reuse.get("plain"):
                 rc = 0  # passed with the same sources, runner and scenarios
             else:
-                rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout),
+                rc, out = sh([a.conform, "--fail-fast", "--timeout", str(a.scenario_timeout),
                               "--vectors", a.vectors, lib], timeout=a.conform_timeout)
             m["conform_exit"] = rc
             if rc != 0:
@@ -278,7 +278,7 @@ def conform_asan(a, lib):
     library, gcc's sanitizer runtimes preloaded into the runner."""
     env = dict(os.environ, LD_PRELOAD=a.sanitizer_preload, ASAN_OPTIONS="detect_leaks=0",
                UBSAN_OPTIONS="halt_on_error=1")
-    return sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors, lib],
+    return sh([a.conform, "--fail-fast", "--timeout", str(a.scenario_timeout), "--vectors", a.vectors, lib],
               timeout=a.conform_timeout, env=env)
 
 

@@ -30,7 +30,12 @@
 # Prints one row per (Go version, swap) and exits 1 if any cell fails (or a
 # toolchain could not be obtained), 2 on a usage error.
 #
-#   matrix.sh [--jobs N] [--only go1.NN[,go1.MM...]]
+#   matrix.sh [--jobs N] [--only go1.NN[,go1.MM...]] [--arch=386]
+#
+# --arch=386: every cell built for windows/386 (memwin-go --arch=386, the
+# package cell with GOARCH=386 and i686-w64-mingw32-gcc) against an i686
+# memwin.dll (dll-386/), run by 32-bit Wine in the WoW64 prefix; cells and
+# table in cells-386/ and table-386.md.
 #
 # --jobs: Go versions built and run at once (default 2, the machine's cores;
 # each go build then runs with -p 1).  Everything lives in
@@ -41,21 +46,31 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-jobs=2 only=""
+jobs=2 only="" arch=amd64
 while [ $# -gt 0 ]; do
     case $1 in
     --jobs) jobs=${2:-}; shift 2 ;;
     --jobs=*) jobs=${1#*=}; shift ;;
     --only) only=${2:-}; shift 2 ;;
     --only=*) only=${1#*=}; shift ;;
-    *) echo "usage: $0 [--jobs N] [--only go1.NN[,go1.MM...]]" >&2; exit 2 ;;
+    --arch) arch=${2:-}; shift 2 ;;
+    --arch=*) arch=${1#*=}; shift ;;
+    *) echo "usage: $0 [--jobs N] [--only go1.NN[,go1.MM...]] [--arch=386]" >&2; exit 2 ;;
     esac
 done
 case $jobs in '' | *[!0-9]* | 0) echo "matrix: --jobs wants a positive number" >&2; exit 2 ;; esac
+case $arch in amd64 | 386) ;; *) echo "matrix: --arch wants amd64 or 386" >&2; exit 2 ;; esac
 
 out=$root/build/memwin-go/matrix
-cells=$out/cells
-dlldir=$out/dll
+# Per port: the DLL, the cells, the table; the amd64 names are the
+# original ones.  mingw is the C compiler of the port's cgo (package cell).
+sfx="" toolchain=$root/cmake/toolchain-mingw-w64.cmake mingw=x86_64-w64-mingw32-gcc port=""
+if [ "$arch" = 386 ]; then
+    sfx=-386 toolchain=$root/cmake/toolchain-mingw-w64-i686.cmake mingw=i686-w64-mingw32-gcc
+    port=" windows/386"
+fi
+cells=$out/cells$sfx
+dlldir=$out/dll$sfx
 dll=$dlldir/memwin.dll
 export MEMWIN_WINEPREFIX=$out/wineprefix
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=
@@ -77,7 +92,7 @@ mkdir -p "$cells"
 tc=$("$root/tools/go-toolchains.sh") || { say "tools/go-toolchains.sh failed"; exit 1; }
 if [ ! -f "$dlldir/build.ninja" ]; then
     cmake -S "$root" -B "$dlldir" -G Ninja \
-        -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw-w64.cmake" \
+        -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMWIN_BUILD_TESTS=OFF -DMEMWIN_WERROR=ON >"$out/dll.log" 2>&1 ||
         { say "configuring memwin.dll failed: $out/dll.log"; exit 1; }
 fi
@@ -95,7 +110,7 @@ count() { awk -v n="$1" '$1 == n && $2 ~ /^[0-9]+$/ { print $2; exit }' "$2"; }
 cell() {
     local label=$1 gobin=$2 swap=$3 base=$cells/$1-$3 t0=$SECONDS p=()
     [ "$jobs" -gt 1 ] && p=(-p=1)
-    (cd "$here/progs" && "$MG" run --swap="$swap" --go="$gobin" --dll="$dll" \
+    (cd "$here/progs" && "$MG" run --swap="$swap" --arch="$arch" --go="$gobin" --dll="$dll" \
         --stats="$base.stats" --timeout=300s "${p[@]}" ./churn) >"$base.out" 2>"$base.err"
     echo $? >"$base.rc"
     echo $((SECONDS - t0)) >"$base.time"
@@ -109,7 +124,7 @@ cell_package() {
     local label=$1 gobin=$2 base=$cells/$1-package t0=$SECONDS d=$cells/$1-package.d rc=0 w0 w1 p=()
     [ "$jobs" -gt 1 ] && p=(-p=1)
     mkdir -p "$d"
-    (cd "$here/progs" && GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOFLAGS=-mod=mod \
+    (cd "$here/progs" && GOOS=windows GOARCH=$arch CGO_ENABLED=1 CC=$mingw GOFLAGS=-mod=mod \
         "$gobin" build "${p[@]}" -tags memwinswap -ldflags=-extldflags=-static -o "$d/churn.exe" ./churn) \
         >"$base.out" 2>"$base.err" || rc=3
     if [ $rc = 0 ]; then
@@ -118,8 +133,8 @@ cell_package() {
         MEMWIN_STATS=$(winpath "$base.stats") timeout 300 "$root/tools/wine/run.sh" "$d/churn.exe" >"$base.out" 2>"$base.err"
         rc=$?
         w1=$(date +%s.%N)
-        printf 'memwin-go: swap=package, %s, exit status %d, %.2f s under Wine\n' \
-            "$("$gobin" env GOVERSION)" $rc "$(echo "$w1 - $w0" | bc)" >>"$base.err"
+        printf 'memwin-go: swap=package, %s%s, exit status %d, %.2f s under Wine\n' \
+            "$("$gobin" env GOVERSION)" "$port" $rc "$(echo "$w1 - $w0" | bc)" >>"$base.err"
         "$MG" summary "$base.stats" >>"$base.err" 2>&1
     fi
     echo $rc >"$base.rc"
@@ -159,7 +174,7 @@ wait
 
 # ---- checks and the table -----------------------------------------------------------
 failed=0
-table=$out/table.md
+table=$out/table$sfx.md
 {
     echo "| Go | swap | result | exit | output = no-swap run | reserve | commit (failed) | decommit | release | total calls | peak committed | build + run |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -184,7 +199,7 @@ for label in "${labels[@]}"; do
         if [ $refok = 0 ]; then why+=("no reference output (the no-swap run failed)")
         elif cmp -s "$ref.out" "$b.out"; then same=yes
         else why+=("output differs from the no-swap run"); fi
-        grep -q "^memwin-go: swap=$s, $v, exit status 0, " "$b.err" || why+=("no summary line 'swap=$s, $v, exit status 0'")
+        grep -q "^memwin-go: swap=$s, $v$port, exit status 0, " "$b.err" || why+=("no summary line 'swap=$s, $v$port, exit status 0'")
         grep -q '^memwin/swap: cannot load' "$b.err" && why+=("memwin.dll not loaded")
         if [ "$s" = package ] && ! grep -q '^memwin/swap: active=true, ' "$b.err"; then
             why+=("the program does not say memwin/swap: active=true")
@@ -209,6 +224,6 @@ done
 cat "$table"
 wallall=$((SECONDS - start_all))
 echo
-echo "matrix: ${#labels[@]} Go versions x ${#swaps[@]} swaps, $failed failed, $wallall s wall (--jobs $jobs; logs: $cells)"
-echo "matrix: ${#labels[@]} Go versions x ${#swaps[@]} swaps, $failed failed, $wallall s wall (--jobs $jobs)" >>"$table"
+echo "matrix: ${#labels[@]} Go versions x ${#swaps[@]} swaps, windows/$arch, $failed failed, $wallall s wall (--jobs $jobs; logs: $cells)"
+echo "matrix: ${#labels[@]} Go versions x ${#swaps[@]} swaps, windows/$arch, $failed failed, $wallall s wall (--jobs $jobs)" >>"$table"
 [ $failed = 0 ]

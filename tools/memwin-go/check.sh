@@ -27,6 +27,13 @@
 #                     (fatal-once.sh)
 #
 # check.sh          the short selection (about 5 minutes with warm caches)
+# check.sh --arch=386 (with or without --full) the same for windows/386
+#                   (memwin-go --arch=386, the i686 memwin.dll, 32-bit
+#                   Wine): unit, build-libs, interpose-wine, swap-package,
+#                   the runtime stages and std-primitive; not interpose-linux
+#                   and -sanitize (the Linux library, the same for both
+#                   ports), oom and fatal-once (their budgets are measured
+#                   on amd64); logs in build/memwin-go/check-386/
 # check.sh --full   the whole runtime test suite (-short) and runtime/debug's
 #                   memory tests with the full swap, and with the primitive
 #                   swap (against a build linked the same way, none-ext);
@@ -40,18 +47,25 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-full=0
-case "${1:-}" in
---full) full=1 ;;
-"") ;;
-*) echo "usage: $0 [--full]" >&2; exit 2 ;;
-esac
+full=0 arch=amd64
+for a in "$@"; do
+    case $a in
+    --full) full=1 ;;
+    --arch=amd64 | --arch=386) arch=${a#--arch=} ;;
+    *) echo "usage: $0 [--full] [--arch=386]" >&2; exit 2 ;;
+    esac
+done
+# Per port: suffix of the directories, mingw's C compiler and CMake toolchain.
+sfx="" mingw=x86_64-w64-mingw32-gcc toolchain=$root/cmake/toolchain-mingw-w64.cmake
+if [ $arch = 386 ]; then
+    sfx=-386 mingw=i686-w64-mingw32-gcc toolchain=$root/cmake/toolchain-mingw-w64-i686.cmake
+fi
 
 GO126=${GO126:-go}
 GO119=${GO119:-/usr/lib/go-1.19/bin/go}
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=
 MG=$here/memwin-go
-out=$root/build/memwin-go/check
+out=$root/build/memwin-go/check$sfx
 cache=$root/build/memwin-go/cache
 mkdir -p "$out" "$cache"
 rm -f "$out"/*.log "$out"/results.md
@@ -80,18 +94,19 @@ gominor() { gover "$1" | sed -E 's/^go1\.([0-9]+).*/\1/'; }
 
 # ---- building ----------------------------------------------------------------
 
-dll=$root/build/memwin-go/dll/memwin.dll
+dlldir=$root/build/memwin-go/dll$sfx
+dll=$dlldir/memwin.dll
 # memwin-go's own tests (command_test.go; the build of the full swap on
 # every toolchain is skipped with -short: matrix.sh runs it).
 unit() { (cd "$here" && go test -short -count=1 ./); }
 
 build_libs() {
-    if [ ! -f "$root/build/memwin-go/dll/build.ninja" ]; then
-        cmake -S "$root" -B "$root/build/memwin-go/dll" -G Ninja \
-            -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw-w64.cmake" \
+    if [ ! -f "$dlldir/build.ninja" ]; then
+        cmake -S "$root" -B "$dlldir" -G Ninja \
+            -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
             -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMWIN_BUILD_TESTS=OFF -DMEMWIN_WERROR=ON || return 1
     fi
-    cmake --build "$root/build/memwin-go/dll" --target memwin || return 1
+    cmake --build "$dlldir" --target memwin || return 1
     if [ ! -f "$root/build/memwin-go/linux/build.ninja" ]; then
         cmake -S "$root" -B "$root/build/memwin-go/linux" -G Ninja \
             -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMWIN_BUILD_TESTS=OFF -DMEMWIN_WERROR=ON || return 1
@@ -127,12 +142,13 @@ cached_build() {
     [ -n "${GOEXPERIMENT:-}" ] && src=$src-$GOEXPERIMENT
     name=$(echo "$pkg" | tr '/.' '__')
     key=$v-$swap-$src
+    [ $arch = 386 ] && key=$key-386
     exe=$cache/$key/$name.exe
     if [ ! -f "$exe" ]; then
         mkdir -p "$cache/$key"
         local c=()
         [ "$kind" = test ] && c=(-c)
-        (cd "$dir" && GO=$gobin "$MG" "$kind" "${c[@]}" --swap="$swap" --dll="$dll" -o "$exe.tmp" "$pkg") >&2 || return 1
+        (cd "$dir" && GO=$gobin "$MG" "$kind" "${c[@]}" --swap="$swap" --arch="$arch" --dll="$dll" -o "$exe.tmp" "$pkg") >&2 || return 1
         mv "$exe.tmp" "$exe"
     fi
     case $swap in
@@ -181,8 +197,8 @@ interpose_sanitizers() {
 interpose_wine() {
     local d=$out/interpose-wine
     mkdir -p "$d"
-    x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -O1 -I"$root/include" -o "$d/interpose_test.exe" \
-        "$here/csrc/interpose_test.c" "$root/build/memwin-go/dll/libmemwin.dll.a" || return 1
+    $mingw -std=c11 -Wall -Wextra -Werror -O1 -I"$root/include" -o "$d/interpose_test.exe" \
+        "$here/csrc/interpose_test.c" "$dlldir/libmemwin.dll.a" || return 1
     cp "$dll" "$d/"
     "$root/tools/wine/run.sh" "$d/interpose_test.exe" "$(winpath "$d/trace.txt")"
 }
@@ -194,7 +210,7 @@ swap_package() {
         d=$out/swapdemo-$v
         mkdir -p "$d"
         exe=$d/swapdemo.exe
-        (cd "$here/progs" && GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc \
+        (cd "$here/progs" && GOOS=windows GOARCH=$arch CGO_ENABLED=1 CC=$mingw \
             GOFLAGS=-mod=mod "$gobin" build -ldflags=-extldflags=-static -o "$exe" ./swapdemo) || return 1
         cp "$dll" "$d/"
         o=$("$root/tools/wine/run.sh" "$exe" 2>&1); rc=$?
@@ -335,15 +351,15 @@ if [ ! -c /dev/null ]; then
     echo "  mknod -m 666 /dev/null.new c 1 3 && mv -f /dev/null.new /dev/null" >&2
     exit 3
 fi
-say "Go: $(gover "$GO126"), $(gover "$GO119"); mode: $([ $full = 1 ] && echo full || echo short)"
+say "Go: $(gover "$GO126"), $(gover "$GO119"); mode: $([ $full = 1 ] && echo full || echo short); windows/$arch"
 [ "$(gominor "$GO126")" = 26 ] || say "warning: GO126 is $(gover "$GO126")"
 stage unit unit
 stage build-libs build_libs
 if [ -f "$dll" ]; then
     "$root/tools/wine/prefix.sh" >/dev/null
-    stage interpose-linux interpose_linux
+    [ $arch = amd64 ] && stage interpose-linux interpose_linux
     stage interpose-wine interpose_wine
-    [ $full = 1 ] && stage interpose-sanitize interpose_sanitizers
+    [ $full = 1 ] && [ $arch = amd64 ] && stage interpose-sanitize interpose_sanitizers
     stage swap-package swap_package
     stage runtime-go1.26 runtime_tests "$GO126" none full
     stage runtime-go1.19 runtime_tests "$GO119" none full
@@ -352,9 +368,11 @@ if [ -f "$dll" ]; then
         stage rt-prim-go1.19 runtime_tests "$GO119" none-ext primitive
     fi
     stage std-primitive std_primitive
-    stage oom-go1.26 oom "$GO126"
-    stage fatal-once fatal_once "$GO126"
-    [ $full = 1 ] && stage oom-go1.19 oom "$GO119"
+    if [ $arch = amd64 ]; then
+        stage oom-go1.26 oom "$GO126"
+        stage fatal-once fatal_once "$GO126"
+        [ $full = 1 ] && stage oom-go1.19 oom "$GO119"
+    fi
 fi
 echo
 echo "check: $passed passed, $failed failed, $((SECONDS - start_all)) s (results: $out/results.md)"

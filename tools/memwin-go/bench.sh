@@ -19,37 +19,42 @@
 # by the number of calls the workload makes (its MEMWIN_STATS), which bounds
 # the overhead much more tightly.
 #
-#   bench.sh [--rounds N] [--work N] [--go GO]     (defaults: 25, 10, go)
+#   bench.sh [--rounds N] [--work N] [--go GO] [--arch=386]   (defaults: 25, 10, go, amd64)
 #
-# Results: build/memwin-go/bench/results.txt and report.md.
+# Results: build/memwin-go/bench/results.txt and report.md (--arch=386: every
+# variant and callcost.exe built for windows/386, the i686 memwin.dll, 32-bit
+# Wine; results in build/memwin-go/bench-386/).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-rounds=25 work=10 gobin=${GO:-go}
+rounds=25 work=10 gobin=${GO:-go} arch=amd64
 while [ $# -gt 0 ]; do
     case $1 in
     --rounds) rounds=$2; shift ;;
     --work) work=$2; shift ;;
     --go) gobin=$2; shift ;;
+    --arch=amd64 | --arch=386) arch=${1#--arch=} ;;
     -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=
-out=$root/build/memwin-go/bench
+sfx="" mingw=x86_64-w64-mingw32-gcc
+[ $arch = 386 ] && sfx=-386 mingw=i686-w64-mingw32-gcc
+out=$root/build/memwin-go/bench$sfx
 mkdir -p "$out"
 variants=(none full none-ext primitive)
 for v in "${variants[@]}"; do
     mkdir -p "$out/$v"
-    (cd "$here/progs" && GO=$gobin "$here/memwin-go" build --swap="$v" -o "$out/$v/allocbench.exe" ./allocbench) >&2
+    (cd "$here/progs" && GO=$gobin "$here/memwin-go" build --swap="$v" --arch=$arch -o "$out/$v/allocbench.exe" ./allocbench) >&2
 done
 "$root/tools/wine/prefix.sh" >/dev/null
 dll=$out/primitive/memwin.dll
 
 # Per-call cost of the layers.
-x86_64-w64-mingw32-gcc -O2 -I"$root/include" -o "$out/primitive/callcost.exe" \
-    "$here/csrc/callcost.c" "$root/build/memwin-go/dll/libmemwin.dll.a"
+$mingw -O2 -I"$root/include" -o "$out/primitive/callcost.exe" \
+    "$here/csrc/callcost.c" "$root/build/memwin-go/dll$sfx/libmemwin.dll.a"
 "$root/tools/wine/run.sh" "$out/primitive/callcost.exe" 2000 41 >"$out/callcost.txt"
 cat "$out/callcost.txt" >&2
 # Calls the workload makes (through the interposers, and into memwin).
@@ -74,7 +79,7 @@ for r in $(seq 1 "$rounds"); do
     echo "bench: round $r/$rounds done" >&2
 done
 {
-    echo "Go $("$gobin" env GOVERSION), $rounds interleaved rounds, allocbench -rounds $work, $(nproc) CPUs, load average at start $(sed -n '1s/.*load \(.*\))/\1/p' "$res")."
+    echo "Go $("$gobin" env GOVERSION) windows/$arch, $rounds interleaved rounds, allocbench -rounds $work, $(nproc) CPUs, load average at start $(sed -n '1s/.*load \(.*\))/\1/p' "$res")."
     echo
     "$here/memwin-go" bench-report "$res"
     echo

@@ -67,6 +67,17 @@ struct Extent {
     }
 };
 
+// Reserves and releases 1 MiB 1000 times: the first reservation goes where
+// the kernel puts it and places the emulation's zone 64 GiB away, and the
+// quarantine of released ranges fills; a measure starts after this.
+void warm_up_zone()
+{
+    for (int i = 0; i < 1000; i++)
+        sysFreeOS(sysReserveOS(nullptr, kMiB), kMiB);
+}
+
+constexpr int kMixedCycles = 100000;
+
 } // namespace
 
 // Item 8: 100k cycles of sysReserveOS(1 MiB) + sysFreeOS reuse released
@@ -77,8 +88,7 @@ struct Extent {
 TEST(EmulationPressure, ReserveReleaseCyclesReuseAddressSpace)
 {
     constexpr int kCycles = 100000;
-    for (int i = 0; i < 1000; i++) // warm up: the quarantine fills
-        sysFreeOS(sysReserveOS(nullptr, kMiB), kMiB);
+    warm_up_zone();
     const size_t maps0 = maps_count();
     size_t maps_max = maps0;
     Extent ext;
@@ -106,11 +116,8 @@ TEST(EmulationPressure, ReserveReleaseCyclesReuseAddressSpace)
 // under --gtest_shuffle).  The child prints its three figures on stderr.
 MEMWIN_CHILD(emulation_mixed_cycles)
 {
-    constexpr int kCycles = 100000, kLive = 16;
-    // The first reservation goes where the kernel puts it and places the
-    // zone 64 GiB away; the measure starts once the zone is there.
-    for (int i = 0; i < 1000; i++)
-        sysFreeOS(sysReserveOS(nullptr, kMiB), kMiB);
+    constexpr int kLive = 16;
+    warm_up_zone();
     std::mt19937_64 rng(14);
     struct Live {
         void *p;
@@ -120,7 +127,7 @@ MEMWIN_CHILD(emulation_mixed_cycles)
     Extent ext;
     const size_t maps0 = maps_count();
     size_t maps_max = maps0;
-    for (int i = 0; i < kCycles; i++) {
+    for (int i = 0; i < kMixedCycles; i++) {
         if (live.size() == size_t(kLive) || (!live.empty() && rng() % 2)) {
             size_t k = size_t(rng() % live.size());
             sysFreeOS(live[k].p, live[k].n);
@@ -160,8 +167,8 @@ TEST(EmulationPressure, MixedReserveReleaseCyclesStayBounded)
     size_t span = 0, maps0 = 0, maps_max = 0;
     ASSERT_EQ(std::sscanf(r.stderr_.c_str(), "%zu %zu %zu", &span, &maps0, &maps_max), 3)
         << r.stderr_;
-    std::printf("  100000 mixed cycles: addresses within %.1f MiB; mappings %zu -> max %zu\n",
-                double(span) / double(kMiB), maps0, maps_max);
+    std::printf("  %d mixed cycles: addresses within %.1f MiB; mappings %zu -> max %zu\n",
+                kMixedCycles, double(span) / double(kMiB), maps0, maps_max);
     EXPECT_LE(span, kGiB);
     EXPECT_LE(maps_max, maps0 + 64);
 }

@@ -55,8 +55,8 @@ failfast)
   [ $rc -eq 1 ] || fail "memwin-conform --fail-fast exit status $rc, want 1 ($lib not rejected)"
   echo "$out" | grep -q '^stopped at the first scenario not identical (--fail-fast)$' ||
     fail "no line saying that the run stopped"
-  all=$("$run" --help 2>&1 | sed -n 's/.*--vectors DIR .*(default \(.*\))$/\1/p')
-  [ -d "$all" ] || fail "no vectors directory in memwin-conform's usage"
+  all=$(sed -n 's/^  "vectors": "\(.*\)",$/\1/p' "$json")
+  [ -d "$all" ] || fail "no vectors directory in $json"
   total=$(ls "$all"/*.vec | wc -l)
   results=$(grep -o '"result": "[a-z]*"' "$json" | sed 's/.*: "//; s/"//')
   run_n=$(echo "$results" | wc -l)

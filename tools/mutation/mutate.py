@@ -131,8 +131,7 @@ class Worker:
             if reuse.get("plain"):
                 rc = 0  # passed with the same sources, runner and scenarios
             else:
-                rc, out = sh([a.conform, "--fail-fast", "--timeout", str(a.scenario_timeout),
-                              "--vectors", a.vectors, lib], timeout=a.conform_timeout)
+                rc, out = sh(conform_cmd(a, lib), timeout=a.conform_timeout)
             m["conform_exit"] = rc
             if rc != 0:
                 m["result"] = "killed by vectors"
@@ -273,13 +272,20 @@ def check_exit(a, chosen):
     log("check: every mutant is killed by a judge of its scope or has a reasoned verdict (%d)" % len(chosen))
 
 
+def conform_cmd(a, lib, fail_fast=True):
+    """memwin-conform over the vectors against lib.  A verdict stops at the
+    first scenario not identical; the baseline and the coverage run want
+    every scenario."""
+    return ([a.conform] + (["--fail-fast"] if fail_fast else []) +
+            ["--timeout", str(a.scenario_timeout), "--vectors", a.vectors, lib])
+
+
 def conform_asan(a, lib):
     """memwin-conform over the vectors against an ASan+UBSan build of the
     library, gcc's sanitizer runtimes preloaded into the runner."""
     env = dict(os.environ, LD_PRELOAD=a.sanitizer_preload, ASAN_OPTIONS="detect_leaks=0",
                UBSAN_OPTIONS="halt_on_error=1")
-    return sh([a.conform, "--fail-fast", "--timeout", str(a.scenario_timeout), "--vectors", a.vectors, lib],
-              timeout=a.conform_timeout, env=env)
+    return sh(conform_cmd(a, lib), timeout=a.conform_timeout, env=env)
 
 
 def first_failure(out):
@@ -672,8 +678,7 @@ def vector_lines(a):
     if rc != 0:
         raise RuntimeError("gcov_exit.c: %s" % out)
     env = dict(os.environ, LD_PRELOAD=shim)
-    rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors,
-                  os.path.join(bld, "libmemwin.so")], timeout=600, env=env)
+    rc, out = sh(conform_cmd(a, os.path.join(bld, "libmemwin.so"), fail_fast=False), timeout=600, env=env)
     objdir = os.path.join(bld, "CMakeFiles", "memwin.dir", "src")
     lines = {f: set() for f in a.files}
     lines.update({("executable", f): set() for f in a.files})
@@ -911,7 +916,7 @@ def main():
 
     # Baseline: the unmutated library must pass both judges, or nothing is judged.
     base_lib = os.path.join(a.base, "libmemwin.so")
-    rc, out = sh([a.conform, "--timeout", str(a.scenario_timeout), "--vectors", a.vectors, base_lib])
+    rc, out = sh(conform_cmd(a, base_lib, fail_fast=False))
     if rc != 0:
         sys.exit("baseline: memwin-conform fails on the unmutated library (exit %s):\n%s" % (rc, out[-3000:]))
     log("baseline: memwin-conform passes on the unmutated library")

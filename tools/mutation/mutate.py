@@ -856,6 +856,8 @@ def main():
                     help="seconds for one run of the ASan+UBSan memwin_tests")
     ap.add_argument("--conform-timeout", type=int, default=60,
                     help="seconds for one whole memwin-conform run (the unmutated one takes about one)")
+    ap.add_argument("--from-end", action="store_true",
+                    help="judge each file's mutants from its last line up (a long file's end is reached early)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--report-only", action="store_true",
                     help="judge nothing: write the report from the journal of earlier runs of the same "
@@ -1067,6 +1069,11 @@ def main():
 
     lock = threading.Lock()
     queue = [m for m in chosen if "result" not in m]
+    if a.from_end:
+        # Each file's mutants from its last line up, files in the given order
+        # (the verdicts do not depend on the order).
+        rank = {f: k for k, f in enumerate(a.files)}
+        queue.sort(key=lambda m: (rank[m["file"]], -m["line"], -int(m["id"].split("#")[1])))
     done = [0]
     queue0 = list(queue)
 

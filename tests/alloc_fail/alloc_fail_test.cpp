@@ -309,3 +309,65 @@ TEST(AllocFail, CheckedReserveTrackerRecordDies)
         },
         testing::ExitedWithCode(2), want);
 }
+
+// The emulation's free holes (src/emu/prim_linux.c) with malloc failing.
+// In a process of its own (the hole records' cache starts empty):
+//   1. 100 one-granule reservations X, each between live ones, released and
+//      pushed out of the 64-range quarantine by 64 more releases (of
+//      adjacent fillers F) become 100 holes, then are each reserved again at
+//      their address: the 100 hole records retire, and the emulation keeps
+//      64 of them for reuse;
+//   2. with every malloc refused, the Xs are released again and pushed out
+//      of the quarantine: the first leaving filler takes one kept record
+//      (the other fillers join its hole), the Xs the 63 others; the rest of
+//      the Xs cannot become holes (the release itself still succeeds);
+//   3. with malloc back, reservations without an address take the highest
+//      hole each: exactly the 63 highest Xs, then the fillers' hole.
+// So a release made while malloc fails is still reused as far as the kept
+// records go, and one that finds none is simply not reused.
+TEST(AllocFail, EmuHolesKeptRecordsServeWhileMallocFails)
+{
+    constexpr uintptr_t G = kGranule;
+    constexpr int kX = 100, kFill = 128, kQuarantine = 64, kKept = 64;
+    const memwin_prim *os = memwin_prim_host();
+    auto reserve = [&](uintptr_t at) {
+        return reinterpret_cast<uintptr_t>(os->virtual_alloc(reinterpret_cast<void *>(at), G,
+                                                             MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE));
+    };
+    auto release = [&](uintptr_t a) {
+        return os->virtual_free(reinterpret_cast<void *>(a), 0, MEMWIN_MEM_RELEASE) != 0;
+    };
+    ASSERT_NE(reserve(0), 0u); // placed by the kernel: the zone goes below it
+    const uintptr_t top = reserve(0);
+    ASSERT_NE(top, 0u);
+    uintptr_t x[kX], s[kX], f[kFill];
+    for (int i = 0; i < kX; i++) {
+        x[i] = reserve(0);
+        s[i] = reserve(0);
+        ASSERT_EQ(x[i], top - (2 * uintptr_t(i) + 1) * G) << "the zone grows down";
+        ASSERT_EQ(s[i], x[i] - G);
+    }
+    for (int i = 0; i < kFill; i++) {
+        f[i] = reserve(0);
+        ASSERT_EQ(f[i], s[kX - 1] - (uintptr_t(i) + 1) * G);
+    }
+    for (int i = 0; i < kX; i++)
+        ASSERT_TRUE(release(x[i]));
+    for (int i = 0; i < kQuarantine; i++)
+        ASSERT_TRUE(release(f[i]));
+    for (int i = 0; i < kX; i++)
+        ASSERT_EQ(reserve(x[i]), x[i]); // each takes a whole hole
+    failing_malloc::Arm(0);
+    bool released = true;
+    for (int i = 0; i < kX; i++)
+        released = release(x[i]) && released;
+    for (int i = kQuarantine; i < kFill; i++)
+        released = release(f[i]) && released;
+    const long failed = failing_malloc::Failed();
+    failing_malloc::Disarm();
+    ASSERT_TRUE(released);
+    EXPECT_GT(failed, 0) << "some X found no kept record";
+    for (int i = 0; i < kKept - 1; i++)
+        EXPECT_EQ(reserve(0), x[i]) << "X " << i << " should be a hole";
+    EXPECT_EQ(reserve(0), f[0]) << "after 63 Xs, the fillers' hole (its top)";
+}

@@ -113,6 +113,41 @@ TEST(AllocFail, EmulationReserveAcrossTwoNewIndexLeaves)
     EXPECT_TRUE(Unmapped(hint, n));
 }
 
+// The same refusals with another reservation live two leaves below: a
+// refused call undoes its own index entries and no others, so the
+// reservation below is still found (queried, committed, released) after
+// every refusal.
+TEST(AllocFail, EmulationRefusedLeafLeavesOtherReservationsAlone)
+{
+    const memwin_prim *os = memwin_prim_host();
+    uintptr_t boundary = FreeArea(3 * kLeafSpan, kLeafSpan) + 2 * kLeafSpan;
+    ASSERT_NE(boundary, 2 * kLeafSpan);
+    const uintptr_t below = boundary - 2 * kLeafSpan + kGranule, hint = boundary - kGranule;
+    void *b = os->virtual_alloc(reinterpret_cast<void *>(below), kGranule, MEMWIN_MEM_RESERVE,
+                                MEMWIN_PAGE_READWRITE);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(b), below);
+    void *want = reinterpret_cast<void *>(hint);
+    long k = 0;
+    for (;; k++) {
+        ASSERT_LT(k, 16) << "VirtualAlloc never succeeded";
+        Attempt a = WithAllocations(k, [&] {
+            return os->virtual_alloc(want, 2 * kGranule, MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE);
+        });
+        SCOPED_TRACE("allocations granted: " + std::to_string(k));
+        memwin_region_info q = Query(below);
+        EXPECT_EQ(q.state, MEMWIN_MEM_RESERVE);
+        EXPECT_EQ(q.allocation_base, b);
+        EXPECT_EQ(q.region_size, kGranule);
+        if (a.p)
+            break;
+    }
+    EXPECT_GE(k, 2) << "no leaf was refused";
+    EXPECT_EQ(os->virtual_alloc(b, kGranule, MEMWIN_MEM_COMMIT, MEMWIN_PAGE_READWRITE), b);
+    EXPECT_TRUE(os->virtual_free(b, 0, MEMWIN_MEM_RELEASE));
+    EXPECT_TRUE(os->virtual_free(want, 0, MEMWIN_MEM_RELEASE));
+    EXPECT_EQ(Query(below).state, MEMWIN_MEM_FREE);
+}
+
 // Go's sysReserveOS with a hint tries the hint, then anywhere: with every
 // allocation refused both attempts fail, and it returns nil.
 TEST(AllocFail, ReserveOSReturnsNil)

@@ -366,6 +366,19 @@ def functions_of(lines):
     return out
 
 
+def insertion_key(olines, funcs, h):
+    """How the report and reasons.tsv name a line added before original
+    line h (0-based): "after: " the line it follows, so that one insertion
+    is told from another; when that line's text occurs more than once in its
+    function (a lone "}", say), " / before: " the line it precedes too."""
+    prev = olines[h - 1].strip()
+    fn = funcs[h]
+    same = sum(1 for i, l in enumerate(olines) if l.strip() == prev and funcs[i + 1] == fn)
+    if same > 1 and h < len(olines):
+        return "after: %s / before: %s" % (prev, olines[h].strip())
+    return "after: " + prev
+
+
 def make_mutants(a):
     """universalmutator per file; returns the list of distinct mutants."""
     out = []
@@ -406,9 +419,7 @@ def make_mutants(a):
             before = " / ".join(x.strip() for x in olines[h:len(olines) - t])
             after = " / ".join(x.strip() for x in mlines[h:len(mlines) - t])
             if not before and h > 0:
-                # A line added: say where (the line it follows), so the
-                # report and reasons.tsv can tell one insertion from another.
-                before = "after: " + olines[h - 1].strip()
+                before = insertion_key(olines, funcs, h)
             mcode = no_comments(text)
             out.append({"file": f, "path": p, "sha": sha, "id": "%s#%s" % (f, n.split(".mutant.")[1].split(".")[0]),
                         "line": line, "nlines": len(olines) - t - h,

@@ -132,11 +132,16 @@ class Reasons(unittest.TestCase):
             with open(os.path.join(root, "src", f)) as fh:
                 src = fh.read().splitlines()
             fn = mutate.functions_of(src)
-            first = before.split(" / ")[0]
-            if first.startswith("after: "):
-                first = first[len("after: "):]
-            hits = [i + 1 for i, l in enumerate(src) if l.strip() == first and (func == "*" or fn[i + 1] == func)]
-            self.assertTrue(hits, "reasons.tsv: %r not found in %s (%s)" % (first, f, func))
+            # BEFORE is the changed lines joined by " / " (a line may hold
+            # " / " itself: a division); an insertion's is "after: LINE",
+            # or "after: LINE / before: LINE" (mutate.insertion_key).
+            text = before
+            if text.startswith("after: "):
+                text = text[len("after: "):].split(" / before: ")[0]
+            hits = [i + 1 for i, l in enumerate(src)
+                    if l.strip() and (text == l.strip() or text.startswith(l.strip() + " / "))
+                    and (func == "*" or fn[i + 1] == func)]
+            self.assertTrue(hits, "reasons.tsv: %r not found in %s (%s)" % (text, f, func))
             self.assertNotEqual(before, after)
             self.assertGreater(len(why), 20, "reasons.tsv: a reason must explain: %r" % why)
 

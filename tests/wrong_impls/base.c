@@ -125,7 +125,7 @@ static uintptr_t os_commit(uintptr_t v, uintptr_t n)
 {
     uintptr_t start = v & ~(PAGE - 1), end = page_up(v + n);
     struct resv *r;
-    if (n == 0 || v + n < v) {
+    if (n == 0 || v + n < v || v + n > USER_END) { /* past the user address space: 87, as Wine */
         g_last_error = ERR_PARAM;
         return 0;
     }

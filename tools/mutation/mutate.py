@@ -942,8 +942,13 @@ def main():
     for f in a.files:
         with open(os.path.join(a.root, "src", f)) as fh:
             lines[("starts", f)] = statement_starts(fh.read().splitlines())
+    # A "memwin" verdict in reasons.tsv puts a mutant of a line the vectors
+    # run in memwin's scope: it meets memwin's own judges too (extra_judges).
+    reasons = load_reasons(a)
     for m in mutants:
         m["scope"] = scope_of(m, lines)
+        if reason_for(reasons, m)[0] == "memwin":
+            m["scope"] = "memwin"
     log("lines the vectors execute: %s" % ", ".join("%s %d of %d" % (f, len(lines[f]), len(lines[("executable", f)]))
                                                     for f in a.files))
     code = [m for m in mutants if not m["comment_only"]]
@@ -994,6 +999,8 @@ def main():
         a.partial = 0
         for m in chosen:
             for r in old.get((m["file"], m["sha"]), []):
+                if m.get("scope") == "memwin" and r.get("result") == "survived" and "extra_exit" not in r:
+                    continue  # survived without memwin's own judges (in Go's scope then): judged again
                 how = usable(r)
                 if not how:
                     # Only googletest changed: the vector judges that passed

@@ -464,6 +464,15 @@ Load load_for_port(const std::string &name, Scenario &sc, std::vector<std::strin
     return Load::kOk;
 }
 
+bool free_step_refused(const std::vector<std::string> &got)
+{
+    const std::string tail = " error free: cannot find free address space";
+    for (const std::string &l : got)
+        if (l.size() >= tail.size() && l.compare(l.size() - tail.size(), tail.size(), tail) == 0)
+            return true;
+    return false;
+}
+
 std::vector<std::string> run_scenario(const Scenario &sc)
 {
     Runner r;

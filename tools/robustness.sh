@@ -231,11 +231,15 @@ run_coverage() {
     find "$b" -name '*.gcda' -delete
     # Coverage counts what ran; failures are the other steps' business.
     "$b/memwin_tests" >/dev/null 2>&1
-    # The allocation-failure tests, each in a process of its own (as ctest).
-    local t
-    for t in $("$b/memwin_alloc_fail_tests" --gtest_list_tests | sed -n 's/^  //p'); do
-        "$b/memwin_alloc_fail_tests" --gtest_filter="AllocFail.$t" >/dev/null 2>&1
-    done
+    # The allocation- and system-call-failure tests (suites AllocFail and
+    # SyscallFail), each in a process of its own (as ctest).
+    local line suite=
+    while IFS= read -r line; do
+        case $line in
+        "  "*) "$b/memwin_alloc_fail_tests" --gtest_filter="$suite${line#  }" >/dev/null 2>&1 ;;
+        *) suite=$line ;;
+        esac
+    done < <("$b/memwin_alloc_fail_tests" --gtest_list_tests)
     cov_stress "$b/memwin_stress"
     cov_report "$b" gcov linux "the gtest suites + memwin_stress (Linux)"
 }

@@ -57,21 +57,6 @@ memwin_region_info Query(uintptr_t a)
     return info;
 }
 
-struct Attempt {
-    void *p;
-    long failed; // allocations refused during the call
-};
-
-// One call with `allowed` allocations granted and the rest refused.
-template <class F> Attempt WithAllocations(long allowed, F call)
-{
-    failing_malloc::Arm(allowed);
-    void *p = call();
-    long failed = failing_malloc::Failed();
-    failing_malloc::Disarm();
-    return {p, failed};
-}
-
 } // namespace
 
 // The emulation's VirtualAlloc(MEM_RESERVE) across a boundary of two index
@@ -89,10 +74,10 @@ TEST(AllocFail, EmulationReserveAcrossTwoNewIndexLeaves)
     long k = 0;
     for (;; k++) {
         ASSERT_LT(k, 16) << "VirtualAlloc never succeeded";
-        Attempt a = WithAllocations(
+        auto a = failing_malloc::WithAllocations(
             k, [&] { return os->virtual_alloc(want, n, MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE); });
-        if (a.p) {
-            EXPECT_EQ(a.p, want);
+        if (a.result) {
+            EXPECT_EQ(a.result, want);
             EXPECT_EQ(a.failed, 0);
             break;
         }
@@ -130,7 +115,7 @@ TEST(AllocFail, EmulationRefusedLeafLeavesOtherReservationsAlone)
     long k = 0;
     for (;; k++) {
         ASSERT_LT(k, 16) << "VirtualAlloc never succeeded";
-        Attempt a = WithAllocations(k, [&] {
+        auto a = failing_malloc::WithAllocations(k, [&] {
             return os->virtual_alloc(want, 2 * kGranule, MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE);
         });
         SCOPED_TRACE("allocations granted: " + std::to_string(k));
@@ -138,7 +123,7 @@ TEST(AllocFail, EmulationRefusedLeafLeavesOtherReservationsAlone)
         EXPECT_EQ(q.state, MEMWIN_MEM_RESERVE);
         EXPECT_EQ(q.allocation_base, b);
         EXPECT_EQ(q.region_size, kGranule);
-        if (a.p)
+        if (a.result)
             break;
     }
     EXPECT_GE(k, 2) << "no leaf was refused";
@@ -154,8 +139,9 @@ TEST(AllocFail, ReserveOSReturnsNil)
 {
     uintptr_t hint = FreeArea(kGranule, kGranule);
     ASSERT_NE(hint, 0u);
-    Attempt a = WithAllocations(0, [&] { return sysReserveOS(reinterpret_cast<void *>(hint), kGranule); });
-    EXPECT_EQ(a.p, nullptr);
+    auto a = failing_malloc::WithAllocations(
+        0, [&] { return sysReserveOS(reinterpret_cast<void *>(hint), kGranule); });
+    EXPECT_EQ(a.result, nullptr);
     EXPECT_EQ(a.failed, 2);
     EXPECT_TRUE(Unmapped(hint, kGranule));
     void *p = sysReserveOS(reinterpret_cast<void *>(hint), kGranule);
@@ -176,7 +162,7 @@ TEST(AllocFail, PartialCommitAndDecommitRecoverable)
     uintptr_t a = reinterpret_cast<uintptr_t>(v);
     sysMapOS(v, n); // Reserved -> Prepared (no OS call on Windows)
 
-    Attempt used = WithAllocations(0, [&] { return sysUsedOS(v, 4096), nullptr; });
+    auto used = failing_malloc::WithAllocations(0, [&] { return sysUsedOS(v, 4096), nullptr; });
     EXPECT_GE(used.failed, 1);
     EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
     EXPECT_STREQ(memwin_last_error_message(),
@@ -187,7 +173,7 @@ TEST(AllocFail, PartialCommitAndDecommitRecoverable)
     sysUsedOS(v, n);
     ASSERT_EQ(memwin_last_error(), 0u);
     v[0] = 42;
-    Attempt unused = WithAllocations(0, [&] { return sysUnusedOS(v, 4096), nullptr; });
+    auto unused = failing_malloc::WithAllocations(0, [&] { return sysUnusedOS(v, 4096), nullptr; });
     EXPECT_GE(unused.failed, 1);
     EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
     // Go prints the piece it gave up at: 4096 halved and rounded down to 0.
@@ -245,9 +231,9 @@ TEST(AllocFail, CheckedReserveTrackerRecordRecoverable)
     for (int sweep = 0; sweep < 2; sweep++) {
         for (long k = 0;; k++) {
             ASSERT_LT(k, 16) << "sysReserve never succeeded";
-            Attempt a = WithAllocations(k, [&] { return sysReserve(want, kGranule); });
-            if (a.p) {
-                EXPECT_EQ(a.p, want);
+            auto a = failing_malloc::WithAllocations(k, [&] { return sysReserve(want, kGranule); });
+            if (a.result) {
+                EXPECT_EQ(a.result, want);
                 EXPECT_EQ(memwin_last_error(), 0u);
                 break;
             }
@@ -293,13 +279,14 @@ TEST(AllocFail, CheckedReserveAlignedTrackerRefusal)
     for (long k = 0;; k++) {
         ASSERT_LT(k, 32) << "sysReserveAligned never succeeded";
         uintptr_t reserved = 12345;
-        Attempt a = WithAllocations(k, [&] { return sysReserveAligned(nullptr, size, align, &reserved); });
-        if (a.p) {
-            EXPECT_EQ(reinterpret_cast<uintptr_t>(a.p) % align, 0u);
+        auto a = failing_malloc::WithAllocations(
+            k, [&] { return sysReserveAligned(nullptr, size, align, &reserved); });
+        if (a.result) {
+            EXPECT_EQ(reinterpret_cast<uintptr_t>(a.result) % align, 0u);
             // Go keeps the first reservation of size+align when it happens
             // to be aligned, else reserves size at the aligned address.
             EXPECT_TRUE(reserved == size || reserved == size + align) << reserved;
-            sysFreeOS(a.p, reserved);
+            sysFreeOS(a.result, reserved);
             EXPECT_EQ(memwin_last_error(), 0u);
             break;
         }

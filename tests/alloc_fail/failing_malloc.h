@@ -11,4 +11,20 @@ void Disarm();
 // Since the last Arm: allocations asked for, and how many of them failed.
 long Seen();
 long Failed();
+
+// What one call returned, and how many allocations were refused during it.
+template <class R> struct Attempt {
+    R result;
+    long failed;
+};
+
+// One call with `allowed` allocations granted and the rest refused.
+template <class F> auto WithAllocations(long allowed, F call) -> Attempt<decltype(call())>
+{
+    Arm(allowed);
+    auto result = call();
+    long failed = Failed();
+    Disarm();
+    return {result, failed};
+}
 } // namespace failing_malloc

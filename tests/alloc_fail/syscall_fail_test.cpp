@@ -374,22 +374,18 @@ TEST(SyscallFail, WholeDecommitNeedsNoAllocation)
     const uintptr_t n = 4 * kGranule;
     uintptr_t a = Reserve(n, true);
     ASSERT_NE(a, 0u);
-    failing_malloc::Arm(0);
-    int ok = Os()->virtual_free(P(a), 0, MEMWIN_MEM_DECOMMIT);
-    long failed = failing_malloc::Failed();
-    failing_malloc::Disarm();
-    EXPECT_TRUE(ok);
-    EXPECT_EQ(failed, 0);
+    auto whole = failing_malloc::WithAllocations(
+        0, [&] { return Os()->virtual_free(P(a), 0, MEMWIN_MEM_DECOMMIT); });
+    EXPECT_TRUE(whole.result);
+    EXPECT_EQ(whole.failed, 0);
     EXPECT_EQ(Query(a).state, MEMWIN_MEM_RESERVE);
     EXPECT_EQ(Query(a).region_size, n);
     // The same by size.
     ASSERT_EQ(Os()->virtual_alloc(P(a), n, MEMWIN_MEM_COMMIT, MEMWIN_PAGE_READWRITE), P(a));
-    failing_malloc::Arm(0);
-    ok = Os()->virtual_free(P(a), n, MEMWIN_MEM_DECOMMIT);
-    failed = failing_malloc::Failed();
-    failing_malloc::Disarm();
-    EXPECT_TRUE(ok);
-    EXPECT_EQ(failed, 0);
+    auto sized = failing_malloc::WithAllocations(
+        0, [&] { return Os()->virtual_free(P(a), n, MEMWIN_MEM_DECOMMIT); });
+    EXPECT_TRUE(sized.result);
+    EXPECT_EQ(sized.failed, 0);
     EXPECT_EQ(Query(a).region_size, n);
     EXPECT_TRUE(Os()->virtual_free(P(a), 0, MEMWIN_MEM_RELEASE));
 }
@@ -955,12 +951,10 @@ TEST(SyscallFail, WholeCommitNeedsNoAllocation)
     const uintptr_t n = 4 * kGranule;
     uintptr_t a = Reserve(n, false);
     ASSERT_NE(a, 0u);
-    failing_malloc::Arm(0);
-    void *p = Os()->virtual_alloc(P(a), n, MEMWIN_MEM_COMMIT, MEMWIN_PAGE_READWRITE);
-    long failed = failing_malloc::Failed();
-    failing_malloc::Disarm();
-    EXPECT_EQ(p, P(a));
-    EXPECT_EQ(failed, 0);
+    auto commit = failing_malloc::WithAllocations(
+        0, [&] { return Os()->virtual_alloc(P(a), n, MEMWIN_MEM_COMMIT, MEMWIN_PAGE_READWRITE); });
+    EXPECT_EQ(commit.result, P(a));
+    EXPECT_EQ(commit.failed, 0);
     EXPECT_EQ(Query(a).state, MEMWIN_MEM_COMMIT);
     EXPECT_EQ(Query(a).region_size, n);
     EXPECT_TRUE(Os()->virtual_free(P(a), 0, MEMWIN_MEM_RELEASE));

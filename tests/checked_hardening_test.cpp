@@ -300,8 +300,7 @@ bool AllocatedBytes(uint64_t *out)
     *out = __sanitizer_get_current_allocated_bytes();
     return true;
 #elif defined(__GLIBC__)
-    struct mallinfo2 m = mallinfo2();
-    *out = uint64_t(m.uordblks) + uint64_t(m.hblkhd);
+    *out = heap_in_use();
     return true;
 #else
     (void)out;

@@ -404,17 +404,6 @@ TEST(EmuHoles, HolesMadeInAddressOrderStayFindable)
 
 // ---- bookkeeping footprint ------------------------------------------------
 
-namespace {
-
-// Bytes the C heap has handed out (small chunks and mmapped ones).
-size_t heap_in_use()
-{
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
-
-} // namespace
-
 // 80 free three-granule holes, each between live reservations; a round
 // reserves each one's middle granule at its address (the hole splits in
 // two), then its bottom and top granules (each takes a whole hole), and

@@ -520,13 +520,6 @@ TEST(EmuIndex, ReleasedRangeWithASmallReservationInsideIsReusedAroundIt)
 
 namespace {
 
-// Bytes the C heap has handed out (small chunks and mmapped ones).
-size_t heap_in_use()
-{
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
-
 // An index leaf: 4096 pointers and a bitmap of 64 words.
 constexpr double kLeafBytes = 4096 * 8 + 64 * 8;
 

@@ -324,17 +324,6 @@ TEST(EmulationPressure, ReleaseSucceedsAtTheMappingLimit)
 
 // ---- item 10: bookkeeping of huge reservations ----------------------------
 
-namespace {
-
-// Bytes the C heap has handed out (small chunks and mmapped ones).
-size_t heap_in_use()
-{
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
-
-} // namespace
-
 // A 4 TiB reservation (64 GiB under ThreadSanitizer) with a few partial
 // commits and decommits: the emulation's page-state bookkeeping stays under
 // 1 MiB (one byte per page would be 1 GiB; 16 MiB), and every run of states

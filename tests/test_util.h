@@ -4,7 +4,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -237,6 +241,18 @@ inline bool under_valgrind()
     const char *p = std::getenv("LD_PRELOAD");
     return p && std::string(p).find("vgpreload") != std::string::npos;
 }
+
+#if defined(__GLIBC__)
+// Bytes the C heap has handed out (small chunks and mmapped ones), by
+// glibc's own count: what the emulation's bookkeeping costs, measured as a
+// difference.  (The sanitizers replace malloc; mallinfo2 then says nothing
+// of it.)
+inline size_t heap_in_use()
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+#endif
 
 // For child scenarios: Go's exact behaviour whatever MEMWIN_MODE says.
 inline void exact_mode()

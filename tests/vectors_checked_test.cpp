@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "memwin.h"
-#include "test_util.h"
 #include "vectors_replay.h"
 
 namespace {
@@ -123,8 +122,7 @@ TEST_P(VectorChecked, GoOrListedRefusal)
         ModeGuard g(MEMWIN_MODE_CHECKED);
         got = memwin_vectors::run_scenario(sc);
     }
-    if (mwt::under_valgrind() && memwin_vectors::free_step_refused(got))
-        GTEST_SKIP() << "valgrind refuses the free address space the scenario sets aside";
+    MEMWIN_SKIP_IF_NO_FREE_RANGE(got);
     const Refusal seen = refusal_in(got);
     if (const char *w = std::getenv("MEMWIN_WRITE_CHECKED")) {
         if (seen.step) {

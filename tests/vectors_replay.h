@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "vecfmt.h"
 
 namespace memwin_vectors {
@@ -48,6 +49,11 @@ std::vector<std::string> run_scenario(const Scenario &sc);
 // refuses the tens of GiB that some scenarios set aside (emu_index_next_base:
 // 64 GiB), so under valgrind such a scenario is skipped, not failed.
 bool free_step_refused(const std::vector<std::string> &got);
+#define MEMWIN_SKIP_IF_NO_FREE_RANGE(got)                                              \
+    do {                                                                               \
+        if (mwt::under_valgrind() && memwin_vectors::free_step_refused(got))          \
+            GTEST_SKIP() << "valgrind refuses the free address space the scenario sets aside"; \
+    } while (0)
 // Readable differences ("scenario: step N (text), field F: Go = ..., memwin = ...").
 std::vector<std::string> compare(const Scenario &sc, const std::vector<std::string> &want,
                                  const std::vector<std::string> &got, const char *got_name);

@@ -6,7 +6,6 @@
 // handler (the failing call returns) instead of a child process.
 #include <gtest/gtest.h>
 
-#include "test_util.h"
 #include "vectors_replay.h"
 
 namespace {
@@ -27,8 +26,7 @@ TEST_P(VectorReplay, MatchesGolden)
     const char *self = "libmemwin";
 #endif
     std::vector<std::string> got = memwin_vectors::run_scenario(sc);
-    if (mwt::under_valgrind() && memwin_vectors::free_step_refused(got))
-        GTEST_SKIP() << "valgrind refuses the free address space the scenario sets aside";
+    MEMWIN_SKIP_IF_NO_FREE_RANGE(got);
     std::vector<std::string> diffs = memwin_vectors::compare(sc, golden, got, self);
     std::string msg;
     for (size_t i = 0; i < diffs.size() && i < 12; i++)

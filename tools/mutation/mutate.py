@@ -805,10 +805,36 @@ def fingerprint(a):
 # Results a later run may take from an earlier one that differs only in what
 # cannot change them: building reads only the sources ("not built",
 # "identical"), and a mutant the vectors killed stays killed while the
-# sources and memwin-conform are the same and scenarios are only added (a
-# new googletest does not matter).  Everything else is judged again.
+# sources and memwin-conform are the same and either the scenarios are only
+# added or the scenario that killed it (the first that differed: memwin-conform
+# stops there) is unchanged, its .vec and golden files byte for byte, and so
+# is every other file memwin-conform reads (manifest.txt); a new googletest
+# does not matter.  Everything else is judged again.
 BUILT_ONLY = ("not built", "identical")
 VECTOR_KILLS = ("killed by vectors", "killed by vectors (ASan)")
+
+
+def killer_of(r):
+    """The scenario that killed a vector kill (its detail's "first: NAME:"),
+    or None (the whole run timed out or crashed)."""
+    m = re.search(r"; first: ([A-Za-z0-9_]+): ", r.get("detail") or "")
+    return m.group(1) if m else None
+
+
+def _same_killer(name, old_vecs, vecs):
+    """Whether scenario name and every file of tests/vectors that is no
+    scenario's (but FORMAT.md and memwin/, which memwin-conform does not
+    read) are the same in old_vecs and vecs."""
+    def mine(k):
+        return k == name + ".vec" or (k.startswith(name + ".") and k.endswith(".golden"))
+
+    def shared(k):
+        return not (k.endswith(".vec") or k.endswith(".golden") or k == "FORMAT.md" or
+                    k.startswith("memwin" + os.sep) or k.startswith("memwin/"))
+    if name + ".vec" not in vecs:
+        return False
+    keys = set(old_vecs) | set(vecs)
+    return all(old_vecs.get(k) == vecs.get(k) for k in keys if mine(k) or shared(k))
 
 
 def carry(r, old_parts, old_vecs, parts, vecs):
@@ -818,25 +844,31 @@ def carry(r, old_parts, old_vecs, parts, vecs):
         return False
     if r["result"] in BUILT_ONLY:
         return True
-    return (r["result"] in VECTOR_KILLS and old_parts.get("conform") == parts["conform"] and
-            old_vecs is not None and all(vecs.get(k) == v for k, v in old_vecs.items()))
+    if r["result"] not in VECTOR_KILLS or old_parts.get("conform") != parts["conform"] or old_vecs is None:
+        return False
+    if all(vecs.get(k) == v for k, v in old_vecs.items()):
+        return True
+    killer = killer_of(r)
+    return killer is not None and _same_killer(killer, old_vecs, vecs)
 
 
 def vectors_passed(r, old_parts, old_vecs, parts, vecs):
     """What of an earlier judgement r that carry() does not take may still
-    save work when only googletest changed: the same sources, runner and
-    scenario files (exactly: an added scenario may kill) mean the vector
-    judges that passed then pass again, so the mutant needs only
-    googletest, its earlier killer first.  Returns {} or flags:
-    "plain" (the plain vectors passed), "asan" (the ASan vectors passed
-    too) and "killer" (the first test that failed, if googletest killed
-    it)."""
+    save work when googletest or the scenarios changed.  With the same
+    sources and runner: the same scenario files too (exactly: an added
+    scenario may kill) mean the vector judges that passed then pass again,
+    so the mutant needs only googletest; and whatever changed, a test that
+    killed it before runs first (an order, not a verdict: the vectors run
+    again when they changed, and a killer that now passes is followed by
+    the whole suite).  Returns {} or flags: "plain" (the plain vectors
+    passed), "asan" (the ASan vectors passed too) and "killer" (the first
+    test that failed, if googletest killed it)."""
     if (old_parts is None or old_parts.get("src") != parts["src"] or
-            old_parts.get("conform") != parts["conform"] or old_vecs != vecs):
+            old_parts.get("conform") != parts["conform"]):
         return {}
     if r.get("result") not in ("survived", "killed only by googletest") or r.get("conform_exit") != 0:
         return {}
-    got = {"plain": True, "asan": r.get("asan_exit") == 0}
+    got = {"plain": True, "asan": r.get("asan_exit") == 0} if old_vecs == vecs else {}
     d = r.get("detail") or ""
     if r["result"] == "killed only by googletest" and " test(s): " in d:
         got["killer"] = d.split(" test(s): ", 1)[1].split(",")[0].split(" ")[0]
@@ -1029,8 +1061,9 @@ def main():
             if st and last.get(fp):
                 a.span = last[fp] - max(st)
         log("resumed: %d mutants judged by earlier runs (%d of them carried from runs with other scenarios or "
-            "googletest: results those cannot change); %d more meet only googletest again (their vectors "
-            "passed with the same sources, runner and scenarios)" % (a.resumed, a.carried, a.partial))
+            "googletest: results those cannot change); %d more meet googletest with an earlier result to go on "
+            "(their vectors passed with the same sources, runner and scenarios, or an earlier killer runs first)"
+            % (a.resumed, a.carried, a.partial))
     elif not a.resume and os.path.exists(journal):
         os.remove(journal)
     jlock = threading.Lock()

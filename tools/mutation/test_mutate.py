@@ -65,6 +65,26 @@ class Pure(unittest.TestCase):
         self.assertFalse(mutate.carry(r("killed by vectors"), parts, {"a.vec": "0"}, parts, vecs))
         self.assertFalse(mutate.carry(r("killed by vectors"), parts, {"c.vec": "3"}, parts, vecs))
         self.assertFalse(mutate.carry(r("killed by vectors"), dict(parts, conform="x"), vecs, parts, vecs))
+        # A changed or removed scenario voids only the kills it made: a kill
+        # by an unchanged scenario (its .vec and goldens) holds ...
+        k = lambda name: {"result": "killed by vectors",
+                          "detail": "differs=1 identical=2 total=3; first: %s: differs at step 1" % name}
+        old = {"a.vec": "1", "a.golden": "1g", "b.vec": "2", "b.golden": "2g", "b.386.golden": "2h",
+               "manifest.txt": "m", "FORMAT.md": "f", "memwin/checked.tsv": "t"}
+        now = dict(old, **{"a.vec": "0", "FORMAT.md": "F", "memwin/checked.tsv": "T"})
+        self.assertTrue(mutate.carry(k("b"), parts, old, parts, now))
+        # ... but not one by the changed scenario, by a scenario whose golden
+        # (any port's) changed or went, or when a file every scenario reads did.
+        self.assertFalse(mutate.carry(k("a"), parts, old, parts, now))
+        self.assertFalse(mutate.carry(k("b"), parts, old, parts, dict(now, **{"b.386.golden": "x"})))
+        gone = dict(now)
+        del gone["b.386.golden"]
+        self.assertFalse(mutate.carry(k("b"), parts, old, parts, gone))
+        self.assertFalse(mutate.carry(k("b"), parts, old, parts, dict(now, **{"manifest.txt": "n"})))
+        self.assertFalse(mutate.carry(k("c"), parts, old, parts, dict(now, **{"c.vec": "3"})))
+        # A kill with no first scenario (the run timed out) needs every scenario unchanged.
+        self.assertFalse(mutate.carry({"result": "killed by vectors", "detail": "runner timed out"},
+                                      parts, old, parts, now))
         # What googletest decided is judged again whenever anything differs.
         self.assertFalse(mutate.carry(r("survived"), parts, vecs, parts, vecs))
         self.assertFalse(mutate.carry(r("killed only by googletest"), parts, vecs, parts, vecs))
@@ -84,10 +104,14 @@ class Pure(unittest.TestCase):
         self.assertEqual(mutate.vectors_passed(kill, old, vecs, parts, vecs),
                          {"plain": True, "asan": False, "killer": "Checked.Foo"})
         # Any change to the sources, the runner or the scenarios (an added
-        # one too) runs everything again.
+        # one too) runs everything again ...
         self.assertEqual(mutate.vectors_passed(surv, dict(old, src="t"), vecs, parts, vecs), {})
         self.assertEqual(mutate.vectors_passed(surv, dict(old, conform="x"), vecs, parts, vecs), {})
         self.assertEqual(mutate.vectors_passed(surv, old, {"a.vec": "1"}, parts, vecs), {})
+        # ... but after a change of scenarios only, googletest's earlier
+        # killer still goes first.
+        self.assertEqual(mutate.vectors_passed(kill, old, {"a.vec": "1"}, parts, vecs), {"killer": "Checked.Foo"})
+        self.assertEqual(mutate.vectors_passed(kill, dict(old, conform="x"), vecs, parts, vecs), {})
         self.assertEqual(mutate.vectors_passed(surv, None, None, parts, vecs), {})
         # A kill by one of memwin's own judges names the program: its test
         # runs first in that program, not in memwin_tests.

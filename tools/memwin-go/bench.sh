@@ -40,8 +40,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 export GOTOOLCHAIN=local GOWORK=off GOFLAGS=
-sfx="" mingw=x86_64-w64-mingw32-gcc
-[ $arch = 386 ] && sfx=-386 mingw=i686-w64-mingw32-gcc
+. "$here/port.sh" # sfx, mingw
+memwin_port "$arch"
 out=$root/build/memwin-go/bench$sfx
 mkdir -p "$out"
 variants=(none full none-ext primitive)

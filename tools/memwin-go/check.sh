@@ -55,11 +55,10 @@ for a in "$@"; do
     *) echo "usage: $0 [--full] [--arch=386]" >&2; exit 2 ;;
     esac
 done
-# Per port: suffix of the directories, mingw's C compiler and CMake toolchain.
-sfx="" mingw=x86_64-w64-mingw32-gcc toolchain=$root/cmake/toolchain-mingw-w64.cmake
-if [ $arch = 386 ]; then
-    sfx=-386 mingw=i686-w64-mingw32-gcc toolchain=$root/cmake/toolchain-mingw-w64-i686.cmake
-fi
+# Per port (port.sh): suffix of the directories, mingw's C compiler and
+# CMake toolchain.
+. "$here/port.sh"
+memwin_port "$arch"
 
 GO126=${GO126:-go}
 GO119=${GO119:-/usr/lib/go-1.19/bin/go}

@@ -59,16 +59,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $jobs in '' | *[!0-9]* | 0) echo "matrix: --jobs wants a positive number" >&2; exit 2 ;; esac
-case $arch in amd64 | 386) ;; *) echo "matrix: --arch wants amd64 or 386" >&2; exit 2 ;; esac
 
 out=$root/build/memwin-go/matrix
-# Per port: the DLL, the cells, the table; the amd64 names are the
-# original ones.  mingw is the C compiler of the port's cgo (package cell).
-sfx="" toolchain=$root/cmake/toolchain-mingw-w64.cmake mingw=x86_64-w64-mingw32-gcc port=""
-if [ "$arch" = 386 ]; then
-    sfx=-386 toolchain=$root/cmake/toolchain-mingw-w64-i686.cmake mingw=i686-w64-mingw32-gcc
-    port=" windows/386"
-fi
+# Per port (port.sh): the DLL, the cells, the table; the amd64 names are
+# the original ones.  mingw is the C compiler of the port's cgo (package cell).
+. "$here/port.sh"
+memwin_port "$arch"
 cells=$out/cells$sfx
 dlldir=$out/dll$sfx
 dll=$dlldir/memwin.dll

@@ -20,6 +20,7 @@
 #include <random>
 #include <vector>
 
+#include "child_check.h"
 #include "test_util.h"
 
 using namespace mwt;
@@ -235,40 +236,9 @@ std::vector<uintptr_t> edges(uintptr_t nwords)
     return out;
 }
 
-// These tests run in a fresh process (MEMWIN_CHILD): their windows of tens
-// of GiB, released, would otherwise stay in the emulation's zone as holes
-// and change where later tests' reservations go.  A failed check prints
-// its message and ends the child with status 1; a skip prints "skip: why".
-#define CHILD_CHECK_AT(expr, note)                                                            \
-    do {                                                                                     \
-        ::testing::AssertionResult r_ = (expr);                                              \
-        if (!r_) {                                                                           \
-            std::fprintf(stderr, "%s:%d: %s %s\n", __FILE__, __LINE__, r_.message(),           \
-                         std::string(note).c_str());                                         \
-            std::exit(1);                                                                    \
-        }                                                                                    \
-    } while (0)
-#define CHILD_CHECK(expr) CHILD_CHECK_AT(expr, "")
-
-::testing::AssertionResult holds(bool b, const char *what)
-{
-    if (b)
-        return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << what;
-}
-
-// Runs a child scenario of this file: passes on status 0 with no output,
-// skips when the child printed "skip: ...".
-void run_index_child(const char *name)
-{
-    if (under_valgrind())
-        GTEST_SKIP() << "valgrind does not let the emulation place reservations at hints";
-    const memwin_test::ChildResult r = memwin_test::run_child(name);
-    if (r.status == 0 && r.stderr_.rfind("skip: ", 0) == 0)
-        GTEST_SKIP() << r.stderr_;
-    EXPECT_EQ(r.status, 0) << r.stderr_;
-    EXPECT_EQ(r.stderr_, "");
-}
+// These tests run in a fresh process (MEMWIN_CHILD, child_check.h): their
+// windows of tens of GiB, released, would otherwise stay in the emulation's
+// zone as holes and change where later tests' reservations go.
 
 } // namespace
 
@@ -332,7 +302,7 @@ MEMWIN_CHILD(emu_index_fixed_layout)
 
 TEST(EmuIndex, FixedLayoutAcrossLeavesAndWords)
 {
-    run_index_child("emu_index_fixed_layout");
+    run_emu_child("emu_index_fixed_layout");
 }
 
 // Random reservations of mixed sizes (small ones through the index, 1 MiB
@@ -400,7 +370,7 @@ MEMWIN_CHILD(emu_index_random_layouts)
 
 TEST(EmuIndex, RandomLayoutsMatchAModel)
 {
-    run_index_child("emu_index_random_layouts");
+    run_emu_child("emu_index_random_layouts");
 }
 
 // Reservations low in the address space, where the index's first leaves
@@ -453,7 +423,7 @@ MEMWIN_CHILD(emu_index_low_addresses)
 
 TEST(EmuIndex, LowAddressesInTheFirstLeaves)
 {
-    run_index_child("emu_index_low_addresses");
+    run_emu_child("emu_index_low_addresses");
 }
 
 // ---- overlap: a released range with a reservation inside -----------------
@@ -508,12 +478,12 @@ MEMWIN_CHILD(emu_index_overlap_small)
 
 TEST(EmuIndex, ReleasedRangeWithABigReservationInsideIsReusedAroundIt)
 {
-    run_index_child("emu_index_overlap_big");
+    run_emu_child("emu_index_overlap_big");
 }
 
 TEST(EmuIndex, ReleasedRangeWithASmallReservationInsideIsReusedAroundIt)
 {
-    run_index_child("emu_index_overlap_small");
+    run_emu_child("emu_index_overlap_small");
 }
 
 // ---- footprint: the caches of spare records and of emptied leaves ---------
@@ -693,7 +663,7 @@ MEMWIN_CHILD(emu_index_top_leaf)
 
 TEST(EmuIndex, FreeRunAboveTheLastLeaf)
 {
-    run_index_child("emu_index_top_leaf");
+    run_emu_child("emu_index_top_leaf");
 }
 
 #endif // !_WIN32

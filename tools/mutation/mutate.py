@@ -253,7 +253,7 @@ def gaps(chosen):
     for m in chosen:
         if m.get("wrong_verdict"):
             out.append((m, "killed (%s), yet reasons.tsv calls it equivalent" % m["result"]))
-        elif m.get("result") in KILL_ANY + ("survived",) and not m["equivalent"]:
+        elif m.get("result") in KILL_ANY + ("survived",) and not m["equivalent"] and not m.get("unrecordable"):
             kills = KILL_GO if m.get("scope") == "go" else KILL_ANY
             if m["result"] not in kills:
                 out.append((m, "%s in %s scope, no verdict" % (m["result"], m.get("scope"))))
@@ -445,7 +445,12 @@ def load_reasons(a):
                   reason says why); counted apart, not in the score
       memwin      the change shows only in memwin's own modes, although the
                   vectors run the line (e.g. the mode test itself): the
-                  mutant is judged in memwin's scope, where googletest counts."""
+                  mutant is judged in memwin's scope, where googletest counts
+      unrecordable  Go's scope, but the change shows only at addresses the
+                  reference runtimes under Wine do not get, so no golden can
+                  record it (the reason says which and how that was
+                  measured): googletest must kill it instead, and it is
+                  counted apart, not in the Go score."""
     r = {}
     p = os.path.join(a.root, "tools", "mutation", "reasons.tsv")
     if os.path.exists(p):
@@ -454,7 +459,7 @@ def load_reasons(a):
                 if line.startswith("#") or not line.strip():
                     continue
                 w = line.rstrip("\n").split("\t")
-                if len(w) != 6 or w[4] not in ("equivalent", "memwin"):
+                if len(w) != 6 or w[4] not in ("equivalent", "memwin", "unrecordable"):
                     raise RuntimeError("reasons.tsv: bad line: %r" % line)
                 r[(w[0], w[1], w[2], w[3])] = (w[4], w[5])
     return r
@@ -469,19 +474,33 @@ KILL_GO = ("killed by vectors", "killed by vectors (ASan)")
 KILL_ANY = KILL_GO + ("killed only by googletest",)
 
 
+def apply_verdict(m, verdict, reason):
+    """Sets what reasons.tsv's verdict on m means for the report and --check:
+    its scope, and whether it is equivalent, unrecordable or wrongly called
+    equivalent."""
+    m["reason"] = reason
+    if verdict == "memwin":
+        m["scope"] = "memwin"
+    # "equivalent" stands only for a mutant no judge of its scope kills.
+    unkilled = m.get("result") == "survived" or (
+        m.get("scope") == "go" and m.get("result") == "killed only by googletest")
+    m["equivalent"] = verdict == "equivalent" and unkilled
+    m["wrong_verdict"] = verdict == "equivalent" and not unkilled and m.get("result") in KILL_ANY
+    # "unrecordable" stands for a Go-scope mutant googletest kills and the
+    # vectors cannot (see load_reasons); one that survives googletest too
+    # stays a gap, and a vector kill needs no verdict.
+    m["unrecordable"] = (verdict == "unrecordable" and m.get("scope") == "go" and
+                         m.get("result") == "killed only by googletest")
+    if m["unrecordable"]:
+        m["reason"] = "%s (killed by %s)" % (reason, m.get("detail") or "googletest")
+
+
 def write_report(a, mutants, chosen, wall, cmdline, started):
     cats = ["not built", "identical", "killed by vectors", "killed by vectors (ASan)",
             "killed only by googletest", "survived"]
     reasons = load_reasons(a)
     for m in chosen:
-        verdict, m["reason"] = reason_for(reasons, m)
-        if verdict == "memwin":
-            m["scope"] = "memwin"
-        # "equivalent" stands only for a mutant no judge of its scope kills.
-        unkilled = m.get("result") == "survived" or (
-            m.get("scope") == "go" and m.get("result") == "killed only by googletest")
-        m["equivalent"] = verdict == "equivalent" and unkilled
-        m["wrong_verdict"] = verdict == "equivalent" and not unkilled and m.get("result") in KILL_ANY
+        apply_verdict(m, *reason_for(reasons, m))
     judged = [m for m in chosen if "seconds" in m]
     L = []
     L.append("# Mutation testing of the specification (issue 18)")
@@ -566,25 +585,29 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
     L.append("")
     L.append("## Scores")
     L.append("")
-    L.append("Score = killed / (judged - not built - identical - equivalent), per scope. "
+    L.append("Score = killed / (judged - not built - identical - equivalent - unrecordable), per scope. "
              "\"equivalent\": a mutant no judge of its scope kills, with a reason in "
-             "`tools/mutation/reasons.tsv` (listed below).")
+             "`tools/mutation/reasons.tsv` (listed below). \"unrecordable\": a Go-scope mutant whose change "
+             "shows only at addresses the reference runtimes under Wine do not get, so that no golden can "
+             "record it; googletest kills it (listed below with the reason and the test).")
     L.append("")
-    L.append("| file | made | judged | not built | identical | equivalent | Go scope: rest | killed by vectors (plain + ASan) "
-             "| Go score | memwin scope: rest | killed (vectors + googletest) | memwin score |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("| file | made | judged | not built | identical | equivalent | unrecordable | Go scope: rest "
+             "| killed by vectors (plain + ASan) | Go score | memwin scope: rest | killed (vectors + googletest) "
+             "| memwin score |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def row(name, ms, made):
-        live = [m for m in ms if m.get("result") in KILL_ANY + ("survived",) and not m["equivalent"]]
+        live = [m for m in ms if m.get("result") in KILL_ANY + ("survived",) and not m["equivalent"]
+                and not m.get("unrecordable")]
         g = [m for m in live if m.get("scope") == "go"]
         w = [m for m in live if m.get("scope") != "go"]
         gk = sum(1 for m in g if m["result"] in KILL_GO)
         wk = sum(1 for m in w if m["result"] in KILL_ANY)
         pct = lambda k, n: "%.1f %%" % (100.0 * k / n) if n else "-"
-        return "| %s | %d | %d | %d | %d | %d | %d | %d (%d + %d) | %s | %d | %d | %s |" % (
+        return "| %s | %d | %d | %d | %d | %d | %d | %d | %d (%d + %d) | %s | %d | %d | %s |" % (
             name, made, len(ms), sum(1 for m in ms if m.get("result") == "not built"),
             sum(1 for m in ms if m.get("result") == "identical"),
-            sum(1 for m in ms if m["equivalent"]), len(g), gk,
+            sum(1 for m in ms if m["equivalent"]), sum(1 for m in ms if m.get("unrecordable")), len(g), gk,
             sum(1 for m in g if m["result"] == KILL_GO[0]), sum(1 for m in g if m["result"] == KILL_GO[1]),
             pct(gk, len(g)), len(w), wk, pct(wk, len(w)))
     for f in a.files:
@@ -615,11 +638,12 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
         L.append("|---|---|---|---|")
         for m in sorted(ms, key=lambda m: (m["file"], m["line"], m["id"])):
             last = m.get("detail", "") if m["result"] != "survived" else ""
-            if m["equivalent"] or m["wrong_verdict"]:
+            if m["equivalent"] or m["wrong_verdict"] or m.get("unrecordable"):
                 last = "%s: %s" % (m.get("scope"), m["reason"])
             L.append("| %s | src/%s:%d %s | `%s` → `%s` | %s |" % (
                 m["id"], m["file"], m["line"], m.get("func", "-"), md_cell(m["before"]), md_cell(m["after"]),
-                md_cell(last) if not (m["equivalent"] or m["wrong_verdict"]) else last.replace("|", "\\|")))
+                md_cell(last) if not (m["equivalent"] or m["wrong_verdict"] or m.get("unrecordable"))
+                else last.replace("|", "\\|")))
         L.append("")
     wrong = [m for m in chosen if m["wrong_verdict"]]
     if wrong:
@@ -630,7 +654,7 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
           "The vectors execute these lines but do not tell the mutant from Go's behaviour. Each is a gap "
           "in the specification (a scenario to add) or an equivalent mutant (the reason says why). "
           "Without a reason the last column shows what googletest saw, if it killed the mutant.",
-          [m for m in chosen if m.get("scope") == "go" and not m["equivalent"]
+          [m for m in chosen if m.get("scope") == "go" and not m["equivalent"] and not m.get("unrecordable")
            and m.get("result") in ("survived", "killed only by googletest")],
           "googletest")
     table("memwin scope: survived every judge",
@@ -638,6 +662,10 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
           "does not catch the change either: a test to add.",
           [m for m in chosen if m.get("scope") != "go" and not m["equivalent"] and m.get("result") == "survived"],
           "detail")
+    table("Go scope: unrecordable, killed by googletest",
+          "What Go would do here cannot be recorded: the change shows only at addresses the Go runtimes "
+          "under Wine do not get. googletest holds the emulation to Windows' rule there instead.",
+          [m for m in chosen if m.get("unrecordable")], "reason (killed by)")
     table("Equivalent mutants",
           "No judge of their scope kills these, and no caller could: each reason says why, for a reader to check.",
           [m for m in chosen if m["equivalent"]], "scope: reason")

@@ -142,6 +142,24 @@ class Gaps(unittest.TestCase):
         bad = [m("killed only by googletest", "go"), m("survived", "memwin"),
                m("killed by vectors", "go", wrong=True)]
         self.assertEqual([g[0] for g in mutate.gaps(ok + bad)], bad)
+        # An "unrecordable" Go-scope mutant that googletest killed is no gap.
+        unrec = dict(m("killed only by googletest", "go"), unrecordable=True)
+        self.assertEqual(mutate.gaps([unrec]), [])
+
+    def test_unrecordable_needs_googletest(self):
+        def mut(result):
+            x = {"scope": "go", "result": result, "detail": "1 test(s): EmuEdges.LastGranule"}
+            mutate.apply_verdict(x, "unrecordable", "beyond Wine's addresses")
+            return x
+        killed, survived, vec = mut("killed only by googletest"), mut("survived"), mut("killed by vectors")
+        self.assertEqual([x["unrecordable"] for x in (killed, survived, vec)], [True, False, False])
+        self.assertEqual(killed["reason"], "beyond Wine's addresses (killed by 1 test(s): EmuEdges.LastGranule)")
+        # A survivor stays a gap; a vector kill needs no verdict.
+        self.assertEqual([g[0] for g in mutate.gaps([killed, survived, vec])], [survived])
+        # memwin's scope has no use for it: there googletest counts anyway.
+        w = {"scope": "memwin", "result": "killed only by googletest"}
+        mutate.apply_verdict(w, "unrecordable", "r")
+        self.assertFalse(w["unrecordable"])
 
 
 class Reasons(unittest.TestCase):

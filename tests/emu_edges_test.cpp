@@ -40,14 +40,6 @@ bool reserve_exactly(uintptr_t want, uintptr_t n)
     return false;
 }
 
-::testing::AssertionResult reads_zero(uintptr_t a, uintptr_t n)
-{
-    for (uintptr_t i = 0; i < n; i++)
-        if (reinterpret_cast<const volatile unsigned char *>(a)[i] != 0)
-            return ::testing::AssertionFailure() << "byte at " << std::hex << a + i << " is not zero";
-    return ::testing::AssertionSuccess();
-}
-
 } // namespace
 
 // A 256 KiB reservation at 64 KiB: commits and decommits at offsets past its
@@ -74,7 +66,7 @@ MEMWIN_CHILD(emu_edges_low_base)
     CHILD_CHECK(region_is(a + kGranule, MEMWIN_MEM_RESERVE, 0, a, 3 * kGranule));
     sysUsedOS(P(a + 3 * kGranule), kPage);
     CHILD_CHECK(region_is(a + 3 * kGranule, MEMWIN_MEM_COMMIT, MEMWIN_PAGE_READWRITE, a, kPage));
-    CHILD_CHECK(reads_zero(a + 3 * kGranule, kPage));
+    CHILD_CHECK(holds(all_zero(a + 3 * kGranule, kPage), "the page committed again does not read zero"));
     // Past the end: the primitive refuses, the pages stay as they were.
     const memwin_prim *h = memwin_prim_host();
     CHILD_CHECK(holds(!h->virtual_free(P(a + 3 * kGranule), kGranule + kPage, MEMWIN_MEM_DECOMMIT),

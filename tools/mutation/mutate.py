@@ -245,6 +245,12 @@ def asan_gtest_env(libdir):
                 UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
 
 
+def counted_apart(m):
+    """A mutant its verdict takes out of the score: equivalent, or
+    unrecordable (see apply_verdict)."""
+    return m["equivalent"] or m.get("unrecordable")
+
+
 def gaps(chosen):
     """After write_report: the mutants the judges of their scope leave alive
     with no 'equivalent' verdict, and those with that verdict that a judge
@@ -253,7 +259,7 @@ def gaps(chosen):
     for m in chosen:
         if m.get("wrong_verdict"):
             out.append((m, "killed (%s), yet reasons.tsv calls it equivalent" % m["result"]))
-        elif m.get("result") in KILL_ANY + ("survived",) and not m["equivalent"] and not m.get("unrecordable"):
+        elif m.get("result") in KILL_ANY + ("survived",) and not counted_apart(m):
             kills = KILL_GO if m.get("scope") == "go" else KILL_ANY
             if m["result"] not in kills:
                 out.append((m, "%s in %s scope, no verdict" % (m["result"], m.get("scope"))))
@@ -597,8 +603,7 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def row(name, ms, made):
-        live = [m for m in ms if m.get("result") in KILL_ANY + ("survived",) and not m["equivalent"]
-                and not m.get("unrecordable")]
+        live = [m for m in ms if m.get("result") in KILL_ANY + ("survived",) and not counted_apart(m)]
         g = [m for m in live if m.get("scope") == "go"]
         w = [m for m in live if m.get("scope") != "go"]
         gk = sum(1 for m in g if m["result"] in KILL_GO)
@@ -637,13 +642,13 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
         L.append("| mutant | file:line function | original → mutated | %s |" % extra)
         L.append("|---|---|---|---|")
         for m in sorted(ms, key=lambda m: (m["file"], m["line"], m["id"])):
+            reasoned = counted_apart(m) or m["wrong_verdict"]
             last = m.get("detail", "") if m["result"] != "survived" else ""
-            if m["equivalent"] or m["wrong_verdict"] or m.get("unrecordable"):
+            if reasoned:
                 last = "%s: %s" % (m.get("scope"), m["reason"])
             L.append("| %s | src/%s:%d %s | `%s` → `%s` | %s |" % (
                 m["id"], m["file"], m["line"], m.get("func", "-"), md_cell(m["before"]), md_cell(m["after"]),
-                md_cell(last) if not (m["equivalent"] or m["wrong_verdict"] or m.get("unrecordable"))
-                else last.replace("|", "\\|")))
+                last.replace("|", "\\|") if reasoned else md_cell(last)))
         L.append("")
     wrong = [m for m in chosen if m["wrong_verdict"]]
     if wrong:
@@ -654,7 +659,7 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
           "The vectors execute these lines but do not tell the mutant from Go's behaviour. Each is a gap "
           "in the specification (a scenario to add) or an equivalent mutant (the reason says why). "
           "Without a reason the last column shows what googletest saw, if it killed the mutant.",
-          [m for m in chosen if m.get("scope") == "go" and not m["equivalent"] and not m.get("unrecordable")
+          [m for m in chosen if m.get("scope") == "go" and not counted_apart(m)
            and m.get("result") in ("survived", "killed only by googletest")],
           "googletest")
     table("memwin scope: survived every judge",
@@ -858,7 +863,7 @@ def _same_killer(name, old_vecs, vecs):
 
     def shared(k):
         return not (k.endswith(".vec") or k.endswith(".golden") or k == "FORMAT.md" or
-                    k.startswith("memwin" + os.sep) or k.startswith("memwin/"))
+                    k.startswith("memwin" + os.sep))
     if name + ".vec" not in vecs:
         return False
     keys = set(old_vecs) | set(vecs)

@@ -332,6 +332,22 @@ TEST(VmRules, QueryOfFreeMemoryAndOutsideTheAddressSpace)
     EXPECT_EQ(std::memcmp(&untouched, &copy, sizeof copy), 0) << "info changed on failure";
 }
 
+// The last byte of the 64-bit user address space (0x7ffffffeffff) can be
+// queried, the first byte above it (0x7fffffff0000) cannot (87).  The page's
+// state is not asserted: Wine keeps areas of its own near the top.
+TEST(VmRules, QueryOfTheLastUserByteAndTheFirstAboveIt)
+{
+    if (sizeof(void *) == 4)
+        GTEST_SKIP() << "64-bit address space";
+    const uintptr_t last = static_cast<uintptr_t>(0x7ffffffeffffull);
+    memwin_region_info i = hq(last);
+    EXPECT_EQ(U(i.base), last & ~uintptr_t(0xfff));
+    EXPECT_GE(i.region_size, 0x1000u);
+    memwin_region_info above;
+    std::memset(&above, 0, sizeof above);
+    EXPECT_EQ(memwin_query(P(last + 1), &above), E87);
+}
+
 TEST(VmRules, FreeRunEndsAtTheNextReservationSmallOrLarge)
 {
     // A free run reaches up to the next reservation, whatever its size; the
@@ -505,6 +521,29 @@ TEST(VmRules, Rule14_SizeZeroOnlyAtTheBasePage)
     EXPECT_EQ(vf(a + 0xffe, 0, kDecommit).value, 1u);
     EXPECT_TRUE(region_is(a, kReserve, 0, a, 0x10000));
     EXPECT_EQ(vf(a + 0xfff, 0, kRelease).value, 1u);
+    EXPECT_EQ(hq(a).state, kFree);
+}
+
+// A size other than 0 is rounded to whole pages modulo 2^64: one whose rounded
+// end wraps to the start page counts as 0, for a decommit and for a release
+// (Wine 8; how Go's sysUnusedOS of 2^64-1 bytes succeeds in one call, vector
+// edge_unused_wrap_reserved_fatal).
+TEST(VmRules, Rule14_SizeRoundingToZeroPagesMeansTheWholeReservation)
+{
+    Reservations rs;
+    uintptr_t a = reserve(rs, 0x10000);
+    ASSERT_EQ(va(a, 0x10000, kCommit).value, a);
+    EXPECT_TRUE(fails_with(vf(a + 0x1000, UINTPTR_MAX, kDecommit), E487));
+    EXPECT_TRUE(fails_with(vf(a + 0x1001, uintptr_t(0) - 0x1000, kDecommit), E487));
+    EXPECT_TRUE(fails_with(vf(a, uintptr_t(0) - 0x1000, kDecommit), E87));
+    EXPECT_TRUE(fails_with(vf(a, uintptr_t(0) - 0x1000, kRelease), E87));
+    EXPECT_TRUE(region_is(a, kCommit, kRW, a, 0x10000));
+    EXPECT_EQ(vf(a + 0x10, uintptr_t(0) - 0x10, kDecommit).value, 1u);
+    EXPECT_TRUE(region_is(a, kReserve, 0, a, 0x10000));
+    ASSERT_EQ(va(a, 0x10000, kCommit).value, a);
+    EXPECT_EQ(vf(a, UINTPTR_MAX, kDecommit).value, 1u);
+    EXPECT_TRUE(region_is(a, kReserve, 0, a, 0x10000));
+    EXPECT_EQ(vf(a + 0x10, uintptr_t(0) - 0x10, kRelease).value, 1u);
     EXPECT_EQ(hq(a).state, kFree);
 }
 

@@ -1105,11 +1105,17 @@ static uint32_t emu_decommit(emu_resv *r, uintptr_t start, uintptr_t end)
 
 static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
 {
-    uintptr_t a = (uintptr_t)addr, start = a & ~(MW_PAGE - 1), end;
+    uintptr_t a = (uintptr_t)addr, start = a & ~(MW_PAGE - 1);
+    /* A size other than 0 in whole pages from start, rounded as Wine does,
+     * modulo 2^64: one whose rounded end wraps to exactly start becomes 0,
+     * "the whole reservation" (a decommit of 2^64-1 bytes at a base
+     * succeeds, and so does a release of 2^64-1 bytes); a size of 0 stays
+     * 0, wherever in its page addr is. */
+    uintptr_t len = size ? ((a - start) + size + MW_PAGE - 1) & ~(MW_PAGE - 1) : 0;
     uint32_t err = 0;
     emu_resv *r, *gone = NULL;
     if ((type != MEMWIN_MEM_DECOMMIT && type != MEMWIN_MEM_RELEASE) ||
-        (type == MEMWIN_MEM_RELEASE && size != 0) || addr == NULL || a + size < a) {
+        (type == MEMWIN_MEM_RELEASE && len != 0) || addr == NULL) {
         emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
         return 0;
     }
@@ -1117,7 +1123,7 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
     r = emu_find(start);
     if (!r) {
         err = MEMWIN_ERROR_INVALID_PARAMETER; /* Wine's code; Windows: 487 */
-    } else if (size == 0) {
+    } else if (len == 0) {
         if (start != r->base) {
             err = MEMWIN_ERROR_INVALID_ADDRESS;
         } else if (type == MEMWIN_MEM_RELEASE) {
@@ -1141,12 +1147,12 @@ static int emu_virtual_free(void *addr, uintptr_t size, uint32_t type)
         } else {
             err = emu_decommit(r, r->base, r->base + r->size);
         }
+    } else if (len > r->size - (start - r->base)) {
+        /* Runs past the reservation's end, also a length that wraps past
+         * 2^64 (longer than any reservation). */
+        err = MEMWIN_ERROR_INVALID_PARAMETER;
     } else {
-        end = (a + size + MW_PAGE - 1) & ~(MW_PAGE - 1);
-        if (end - r->base > r->size)
-            err = MEMWIN_ERROR_INVALID_PARAMETER;
-        else
-            err = emu_decommit(r, start, end);
+        err = emu_decommit(r, start, start + len);
     }
     if (gone)
         emu_resv_drop(gone);

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 #include <cstdint>
 #include <cstring>
@@ -997,11 +998,14 @@ TEST(SyscallFail, VirtualAllocAndFreeArguments)
     }
     EXPECT_EQ(Query(a).state, MEMWIN_MEM_RESERVE);
     EXPECT_EQ(Query(a).region_size, n);
-    // A decommit whose end wraps.
-    for (uintptr_t size : {~uintptr_t(0) - kPage + 1, ~uintptr_t(0)}) {
+    // A decommit whose end wraps past 2^64 (87), or whose size rounds to 0
+    // pages, the whole reservation, away from its base (487), as Wine.
+    for (auto sz : {std::pair<uintptr_t, uint32_t>{~uintptr_t(0) - kPage + 1, MEMWIN_ERROR_INVALID_PARAMETER},
+                    std::pair<uintptr_t, uint32_t>{~uintptr_t(0) - kPage, MEMWIN_ERROR_INVALID_PARAMETER},
+                    std::pair<uintptr_t, uint32_t>{~uintptr_t(0), MEMWIN_ERROR_INVALID_ADDRESS}}) {
         Os()->set_last_error(0);
-        Counts c = Counted([&] { EXPECT_FALSE(Os()->virtual_free(P(a + 2 * kPage), size, MEMWIN_MEM_DECOMMIT)); });
-        EXPECT_EQ(Os()->get_last_error(), MEMWIN_ERROR_INVALID_PARAMETER);
+        Counts c = Counted([&] { EXPECT_FALSE(Os()->virtual_free(P(a + 2 * kPage), sz.first, MEMWIN_MEM_DECOMMIT)); });
+        EXPECT_EQ(Os()->get_last_error(), sz.second);
         EXPECT_EQ(c.Total(), 0);
     }
     EXPECT_EQ(Query(a).region_size, n);

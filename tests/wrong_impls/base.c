@@ -148,16 +148,18 @@ static uintptr_t os_commit(uintptr_t v, uintptr_t n)
 }
 
 /* VirtualFree(v, n, MEM_DECOMMIT): Ready -> Reserved; n 0 = the whole
- * allocation (only at its base).  Lock held. */
+ * allocation (only at its base), and so is an n whose page-rounded end wraps
+ * to v's page (Wine rounds n to pages modulo 2^64).  Lock held. */
 static bool os_decommit(uintptr_t v, uintptr_t n)
 {
-    uintptr_t start = v & ~(PAGE - 1), end = page_up(v + n);
+    uintptr_t start = v & ~(PAGE - 1);
+    uintptr_t len = n ? ((v - start) + n + PAGE - 1) & ~(PAGE - 1) : 0, end = start + len;
     struct resv *r = v ? find(start) : NULL;
     if (r == NULL) {
         g_last_error = ERR_PARAM;
         return false;
     }
-    if (n == 0) {
+    if (len == 0) {
         if (start != r->base) {
             g_last_error = ERR_ADDRESS;
             return false;

@@ -652,7 +652,16 @@ private:
         }
         uint32_t st, pr;
         uintptr_t end;
+        // Windows' 64-bit user address space ends at 0x7fffffff0000: above
+        // it VirtualQuery fails with 87 (Wine 8), whatever Linux maps there.
+        const uintptr_t user_end = sizeof(void *) == 8 ? (uintptr_t)0x7fffffff0000ull : 0;
+        if (user_end && a >= user_end) {
+            err = 87;
+            return false;
+        }
         host_state(*maps, a & ~(uintptr_t)4095, st, pr, end);
+        if (user_end && end > user_end)
+            end = user_end;
         info.base = (void *)(a & ~(uintptr_t)4095);
         info.allocation_base = nullptr;
         info.allocation_protect = 0;

@@ -794,30 +794,59 @@ def _hash_files(a, paths):
     return h
 
 
+def _tree_files(a, tops, skip=()):
+    """The files under the tree-relative paths tops (files or folders, in
+    order), leaving out those under the tree-relative folders skip."""
+    paths = []
+    for top in tops:
+        s = os.path.join(a.root, top)
+        if os.path.isdir(s):
+            for d, ds, fs in os.walk(s):
+                ds[:] = sorted(x for x in ds if os.path.relpath(os.path.join(d, x), a.root) not in skip)
+                paths += [os.path.join(d, f) for f in sorted(fs)]
+        elif os.path.exists(s):
+            paths.append(s)
+    return paths
+
+
+def _compilers():
+    """The C and C++ compilers' version lines (the judges are built with them)."""
+    out = []
+    for cc in ("cc", "c++"):
+        try:
+            out.append(subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.split("\n")[0])
+        except OSError:
+            out.append(cc + ": none")
+    return " | ".join(out).encode()
+
+
 def fingerprint_parts(a):
     """What a mutant's result depends on besides its own text, in parts:
     "src" the unmutated sources and build files (all a build reads),
-    "conform" memwin-conform's binary and its time limits, "gtest"
-    memwin_tests' binary and its limit (one hash each), and each scenario
-    file of tests/vectors (name: hash)."""
-    paths = []
-    for top in COPY:
-        s = os.path.join(a.root, top)
-        if os.path.isdir(s):
-            for d, _, fs in sorted(os.walk(s)):
-                paths += [os.path.join(d, f) for f in sorted(fs)]
-        else:
-            paths.append(s)
-    parts = {"src": _hash_files(a, paths).hexdigest()}
-    h = _hash_files(a, [a.conform])
+    "conform" the sources memwin-conform is built from and its time limits,
+    "gtest" the sources of memwin_tests (tests/ without its scenarios, the
+    vectors' reader) and its limit, "extra" the same for memwin's own judges
+    (one hash each), and each scenario file of tests/vectors (name: hash).
+    The judges count by their sources and the compilers' versions, not by
+    their binaries, so that a journal kept in the repository (--journal-store)
+    holds for judges built again from the same tree on another machine or
+    in another build directory."""
+    parts = {"src": _hash_files(a, _tree_files(a, COPY)).hexdigest()}
+    cc = _compilers()
+    h = _hash_files(a, _tree_files(a, ["tools/memwin-conform", "tools/vecfmt"], skip=("tools/memwin-conform/tests",)))
+    h.update(cc)
     h.update(("%d %d" % (a.scenario_timeout, a.conform_timeout)).encode())
     parts["conform"] = h.hexdigest()
-    h = _hash_files(a, [a.gtest])
+    tests = _tree_files(a, ["tests", "tools/vecfmt"], skip=("tests/vectors",))
+    h = _hash_files(a, tests)
+    h.update(cc)
     h.update(("%d" % a.gtest_timeout).encode())
     parts["gtest"] = h.hexdigest()
     # memwin's own judges (extra_judges): a new part, so a journal written
     # before they existed still matches "gtest" for the vector reuse.
-    h = _hash_files(a, [f for f in (a.gtest_af, a.gtest_asan) if f])
+    h = _hash_files(a, tests)
+    h.update(cc)
+    h.update(("%s %s" % (bool(a.gtest_af), bool(a.gtest_asan))).encode())
     h.update(("%d %s" % (a.gtest_asan_timeout, " ".join(a.af_tests))).encode())
     parts["extra"] = h.hexdigest()
     vecs = {}
@@ -911,6 +940,34 @@ def vectors_passed(r, old_parts, old_vecs, parts, vecs):
     return got
 
 
+def merge_journal(journal, store):
+    """Adds to the journal the lines of the stored gzip copy it lacks (in
+    the copy's order, after its own)."""
+    import gzip
+    have = set()
+    if os.path.exists(journal):
+        with open(journal) as fh:
+            have = set(fh.read().splitlines())
+    with gzip.open(store, "rt") as fh:
+        new = [l for l in fh.read().splitlines() if l and l not in have]
+    os.makedirs(os.path.dirname(journal), exist_ok=True)
+    with open(journal, "a") as fh:
+        for l in new:
+            fh.write(l + "\n")
+    log("journal: %d lines taken from %s" % (len(new), store))
+
+
+def store_journal(journal, store):
+    """Writes the journal's gzip copy (whole, then renamed into place);
+    mtime 0, so the same journal makes the same bytes."""
+    import gzip
+    tmp = store + ".tmp"
+    with open(journal, "rb") as src, open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            shutil.copyfileobj(src, gz)
+    os.replace(tmp, store)
+
+
 def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.time()
@@ -923,6 +980,9 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sample", type=int, default=0, help="judge N mutants drawn at random (0: all)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lines", default=None,
+                    help="FROM-TO: judge only the mutants whose change starts on these lines (one file in "
+                         "--files; for a change's own mutants before a full run)")
     ap.add_argument("--scenario-timeout", type=int, default=10)
     ap.add_argument("--gtest-timeout", type=int, default=120,
                     help="seconds for one memwin_tests run (the unmutated one takes a few)")
@@ -944,6 +1004,11 @@ def main():
     ap.add_argument("--check", action="store_true",
                     help="exit 1 when a chosen mutant is left alive by the judges of its scope without an "
                          "'equivalent' verdict, or has that verdict but was killed (for CI's sample)")
+    ap.add_argument("--journal-store", default=None,
+                    help="a gzip copy of the journal kept outside the scratch dir (in the repository, say): "
+                         "merged into the journal at the start, written back every 50 mutants, at the end "
+                         "and when the run is stopped (SIGTERM, SIGINT), so a run can go on from another "
+                         "machine or checkout")
     ap.add_argument("--cmdline", default=None)
     a = ap.parse_args()
     a.root = os.path.abspath(a.root)
@@ -1019,8 +1084,14 @@ def main():
     code = [m for m in mutants if not m["comment_only"]]
     log("mutants changing code (not only comments): %d" % len(code))
     chosen = list(code)
-    if a.sample and a.sample < len(code):
-        chosen = random.Random(a.seed).sample(code, a.sample)
+    if a.lines:
+        if len(a.files) != 1:
+            sys.exit("--lines needs exactly one file in --files")
+        lo, hi = (int(x) for x in a.lines.split("-"))
+        chosen = [m for m in chosen if lo <= m["line"] <= hi]
+        log("--lines %d-%d: %d mutants" % (lo, hi, len(chosen)))
+    if a.sample and a.sample < len(chosen):
+        chosen = random.Random(a.seed).sample(chosen, a.sample)
     else:
         a.sample = 0
 
@@ -1031,6 +1102,8 @@ def main():
     a.parts, a.vecs = fingerprint_parts(a)
     a.fp = fingerprint(a)
     journal = os.path.join(a.build, "journal.jsonl")
+    if a.journal_store and os.path.exists(a.journal_store) and (a.resume or a.report_only):
+        merge_journal(journal, a.journal_store)
     a.resumed = 0
     a.carried = 0
     a.run_walls = []
@@ -1103,13 +1176,19 @@ def main():
     with open(journal, "a") as fh:  # what this run's fingerprint stands for
         fh.write(json.dumps({"fp": a.fp, "parts": a.parts, "vectors": a.vecs, "run_start": time.time()}) + "\n")
 
+    recorded = [0]
+
     def record(m):
         r = {k: m[k] for k in ("file", "sha", "id", "result", "seconds", "detail",
                                "conform_exit", "asan_exit", "gtest_exit", "extra_exit") if k in m}
         r["fp"] = a.fp
         r["t_end"] = time.time()
-        with jlock, open(journal, "a") as fh:
-            fh.write(json.dumps(r) + "\n")
+        with jlock:
+            with open(journal, "a") as fh:
+                fh.write(json.dumps(r) + "\n")
+            recorded[0] += 1
+            if a.journal_store and recorded[0] % 50 == 0:
+                store_journal(journal, a.journal_store)
 
     if a.report_only:
         missing = [m for m in chosen if "result" not in m]
@@ -1173,11 +1252,26 @@ def main():
                 done[0] += 1
                 log("[%d/%d] %s line %d: %s (%.1f s)" % (done[0], len(queue0), m["id"], m["line"],
                                                         m["result"], m["seconds"]))
-    ts = [threading.Thread(target=loop, args=(w,)) for w in workers]
+    def stopped(signum, frame):
+        # The mutants being judged are left out; the judged ones and this
+        # part of the run's wall time are kept.
+        with jlock:
+            with open(journal, "a") as fh:
+                fh.write(json.dumps({"run_wall": time.time() - t0, "judged": recorded[0], "fp": a.fp,
+                                     "stopped": True}) + "\n")
+            if a.journal_store:
+                store_journal(journal, a.journal_store)
+        log("stopped by signal %d after %d mutants; journal kept%s" % (
+            signum, recorded[0], " and stored in %s" % a.journal_store if a.journal_store else ""))
+        os._exit(3)
+    signal.signal(signal.SIGTERM, stopped)
+    signal.signal(signal.SIGINT, stopped)
+    ts = [threading.Thread(target=loop, args=(w,), daemon=True) for w in workers]
     for th in ts:
         th.start()
     for th in ts:
-        th.join()
+        while th.is_alive():
+            th.join(1)
     wall = time.time() - t0
     if fingerprint(a) != a.fp:
         write_report(a, mutants, chosen, wall, a.cmdline or " ".join(sys.argv), started)
@@ -1185,6 +1279,8 @@ def main():
                  "are not one tree's (report %s written, journal entries kept under the old fingerprint)" % a.out)
     with jlock, open(journal, "a") as fh:
         fh.write(json.dumps({"run_wall": wall, "judged": len(queue0), "fp": a.fp}) + "\n")
+    if a.journal_store:
+        store_journal(journal, a.journal_store)
     write_report(a, mutants, chosen, wall, a.cmdline or " ".join(sys.argv), started)
     log("report: %s" % a.out)
     check_exit(a, chosen)

@@ -6,7 +6,10 @@
 #              MUTATION_VENV (universalmutator's venv, default build/mutation-venv),
 #              MUTATION_BASE (build dir of the judges, default $MUTATION_BUILD/base),
 #              MUTATION_BASE_ASAN (build dir of the ASan+UBSan memwin_tests,
-#              default $MUTATION_BUILD/base-asan; "none": not built nor run).
+#              default $MUTATION_BUILD/base-asan; "none": not built nor run),
+#              MUTATION_JOURNAL (a gzip copy of the journal to go on from and
+#              keep up to date, e.g. tools/mutation/journal.jsonl.gz: the full
+#              run's, committed, so that --resume goes on in a fresh checkout).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${MUTATION_BUILD:-$root/build/mutation}
@@ -42,6 +45,11 @@ if [ "$base_asan" != none ]; then
   fi
   ninja -C "$base_asan" -j1 memwin_tests >/dev/null
   set -- --base-asan "$base_asan" "$@"
+fi
+
+if [ -n "${MUTATION_JOURNAL:-}" ]; then
+  case $MUTATION_JOURNAL in /*) ;; *) MUTATION_JOURNAL=$root/$MUTATION_JOURNAL ;; esac
+  set -- --journal-store "$MUTATION_JOURNAL" "$@"
 fi
 
 exec "$venv/bin/python" "$root/tools/mutation/mutate.py" --root "$root" --build "$build" \

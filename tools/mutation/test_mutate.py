@@ -129,6 +129,45 @@ class Pure(unittest.TestCase):
                                                old, vecs, parts, vecs), {})
 
 
+class Journal(unittest.TestCase):
+    def test_store_and_merge(self):
+        import gzip
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            j, store = os.path.join(d, "b", "journal.jsonl"), os.path.join(d, "journal.jsonl.gz")
+            os.makedirs(os.path.dirname(j))
+            with open(j, "w") as fh:
+                fh.write('{"fp": "x", "vectors": {}}\n{"file": "a.c", "sha": "1"}\n')
+            mutate.store_journal(j, store)
+            first = open(store, "rb").read()
+            mutate.store_journal(j, store)
+            self.assertEqual(open(store, "rb").read(), first)  # same journal, same bytes
+            with gzip.open(store, "rt") as fh:
+                self.assertEqual(fh.read(), open(j).read())
+            # Another checkout: no journal yet, then one with a line of its own.
+            j2 = os.path.join(d, "c", "journal.jsonl")
+            mutate.merge_journal(j2, store)
+            self.assertEqual(open(j2).read(), open(j).read())
+            with open(j2, "a") as fh:
+                fh.write('{"file": "b.c", "sha": "2"}\n')
+            mutate.merge_journal(j2, store)  # nothing new: nothing added twice
+            self.assertEqual(open(j2).read().count('"a.c"'), 1)
+            self.assertEqual(open(j2).read().count('"b.c"'), 1)
+
+    def test_judges_count_by_sources(self):
+        class A:
+            root = root
+            scenario_timeout, conform_timeout, gtest_timeout, gtest_asan_timeout = 5, 20, 60, 300
+            gtest_af, gtest_asan, af_tests = "x", None, ["T.a"]
+        p1, v1 = mutate.fingerprint_parts(A)
+        A.conform = A.gtest = "/nonexistent/memwin-conform"  # binaries do not count
+        p2, v2 = mutate.fingerprint_parts(A)
+        self.assertEqual((p1, v1), (p2, v2))
+        A.conform_timeout = 21
+        self.assertNotEqual(mutate.fingerprint_parts(A)[0]["conform"], p1["conform"])
+        self.assertEqual(mutate.fingerprint_parts(A)[0]["gtest"], p1["gtest"])
+
+
 class Gaps(unittest.TestCase):
     def test_gaps_follow_the_scopes(self):
         def m(result, scope, equivalent=False, wrong=False):

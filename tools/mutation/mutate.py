@@ -514,7 +514,10 @@ def write_report(a, mutants, chosen, wall, cmdline, started):
     L.append("Written by `tools/mutation/run.sh` (see [tools/mutation/README.md](../tools/mutation/README.md)); "
              "do not edit by hand: reasons for survivors go in `tools/mutation/reasons.tsv`.")
     L.append("")
-    if a.sample:
+    if getattr(a, "left_out", 0):
+        L.append("**This is a PARTIAL report of a run still going on: the %d mutants judged so far; %d more "
+                 "that change code are not judged yet (`--report-only --partial`).**" % (len(chosen), a.left_out))
+    elif a.sample:
         L.append("**This is a SAMPLE run: %d mutants drawn at random (seed %d) out of the %d that change code "
                  "(%d made in all).** A full run judges every one." % (
                      len(chosen), a.seed, sum(1 for m in mutants if not m["comment_only"]), len(mutants)))
@@ -1001,6 +1004,9 @@ def main():
     ap.add_argument("--resume", action="store_true",
                     help="take the results of mutants already judged (journal.jsonl in the scratch dir) "
                          "when the sources, vectors, judges and time limits are the same")
+    ap.add_argument("--partial", action="store_true", dest="partial_report",
+                    help="with --report-only: report the mutants the journal has and leave out the rest "
+                         "(a long run's progress; the report says how many are left)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 when a chosen mutant is left alive by the judges of its scope without an "
                          "'equivalent' verdict, or has that verdict but was killed (for CI's sample)")
@@ -1192,7 +1198,10 @@ def main():
 
     if a.report_only:
         missing = [m for m in chosen if "result" not in m]
-        if missing:
+        if missing and a.partial_report:
+            a.left_out = len(missing)
+            chosen = [m for m in chosen if "result" in m]
+        elif missing:
             sys.exit("--report-only: %d mutants are not in the journal (first: %s)" % (len(missing), missing[0]["id"]))
         write_report(a, mutants, chosen, 0.0, a.cmdline or " ".join(sys.argv), started)
         log("report: %s" % a.out)

@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <sys/mman.h>
+
 #include "child_check.h"
 #include "test_util.h"
 
@@ -28,7 +30,9 @@ constexpr uintptr_t kLow = 0x10000;          // the lowest granule Linux maps
 constexpr uintptr_t kTop = 0x7ffffffe0000ull; // the last granule below 0x7fffffff0000
 
 // sysReserveOS at want, or "skip: ..." and false when the process has
-// something there (a sanitizer's shadow, a non-PIE program).
+// something there (a sanitizer's shadow, a non-PIE program).  When the
+// host can map the whole range itself, the emulation had no reason to
+// refuse it: the child fails instead of skipping.
 bool reserve_exactly(uintptr_t want, uintptr_t n)
 {
     void *p = sysReserveOS(P(want), n);
@@ -36,6 +40,11 @@ bool reserve_exactly(uintptr_t want, uintptr_t n)
         return true;
     if (p)
         sysFreeOS(p, n);
+    void *h = mmap(P(want), n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (h != MAP_FAILED) {
+        munmap(h, n);
+        CHILD_CHECK(holds(U(h) != want, "sysReserveOS did not reserve a range the host has free"));
+    }
     std::fprintf(stderr, "skip: address %#zx is not free in this process", size_t(want));
     return false;
 }

@@ -840,15 +840,14 @@ def fingerprint_parts(a):
     h.update(cc)
     h.update(("%d %d" % (a.scenario_timeout, a.conform_timeout)).encode())
     parts["conform"] = h.hexdigest()
-    tests = _tree_files(a, ["tests", "tools/vecfmt"], skip=("tests/vectors",))
-    h = _hash_files(a, tests)
-    h.update(cc)
+    tests = _hash_files(a, _tree_files(a, ["tests", "tools/vecfmt"], skip=("tests/vectors",)))
+    tests.update(cc)
+    h = tests.copy()
     h.update(("%d" % a.gtest_timeout).encode())
     parts["gtest"] = h.hexdigest()
     # memwin's own judges (extra_judges): a new part, so a journal written
     # before they existed still matches "gtest" for the vector reuse.
-    h = _hash_files(a, tests)
-    h.update(cc)
+    h = tests.copy()
     h.update(("%s %s" % (bool(a.gtest_af), bool(a.gtest_asan))).encode())
     h.update(("%d %s" % (a.gtest_asan_timeout, " ".join(a.af_tests))).encode())
     parts["extra"] = h.hexdigest()
@@ -861,9 +860,11 @@ def fingerprint_parts(a):
     return parts, vecs
 
 
-def fingerprint(a):
-    """One hash of every part (see fingerprint_parts)."""
-    parts, vecs = fingerprint_parts(a)
+def fingerprint(a, parts=None, vecs=None):
+    """One hash of every part (see fingerprint_parts), computed again unless
+    given."""
+    if parts is None:
+        parts, vecs = fingerprint_parts(a)
     return hashlib.sha1((json.dumps(parts, sort_keys=True) + json.dumps(vecs, sort_keys=True)).encode()).hexdigest()
 
 
@@ -1106,7 +1107,7 @@ def main():
     # sources, vectors, judges and limits.
     a.resume = a.resume or a.report_only
     a.parts, a.vecs = fingerprint_parts(a)
-    a.fp = fingerprint(a)
+    a.fp = fingerprint(a, a.parts, a.vecs)
     journal = os.path.join(a.build, "journal.jsonl")
     if a.journal_store and os.path.exists(a.journal_store) and (a.resume or a.report_only):
         merge_journal(journal, a.journal_store)

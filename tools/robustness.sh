@@ -288,6 +288,8 @@ if [ "$failed" != 0 ]; then
         echo "--- robustness step $f failed; its log: $logdir/robustness-$f.log"
         grep -n -E '\[  FAILED  \]|FAIL|DIVERGENCE|ERROR|runtime error|SUMMARY|WARNING: ThreadSanitizer|==[0-9]+== +(Invalid|Conditional|Syscall|Mismatched|[0-9,]+ bytes in)|definitely lost|uninitialised' \
             "$logdir/robustness-$f.log" | head -n 40 | sed 's/^/   ! /'
+        # googletest's own account of each failed expectation: file, line, values.
+        grep -n -A6 -E ': Failure$' "$logdir/robustness-$f.log" | head -n 40 | sed 's/^/   ? /'
         tail -n 30 "$logdir/robustness-$f.log" | sed 's/^/   | /'
     done
     echo "robustness: failed steps: ${failures[*]}"

@@ -178,6 +178,44 @@ TEST(VmRules, ReserveOfImpossibleSizesFails87)
     EXPECT_TRUE(fails_with(va(0, uintptr_t(0) - 4096, kReserve), E87));
 }
 
+// A reservation at an address whose range wraps past 2^64, ends a byte
+// past the last user address, starts in the top granule or below the
+// first granule fails with 87 (Wine 8, measured with a mingw program).
+TEST(VmRules, ReserveOutsideTheUserAddressSpaceFails87)
+{
+    if (sizeof(void *) == 4)
+        GTEST_SKIP() << "64-bit address space";
+    const struct {
+        uint64_t addr, size;
+    } cases[] = {{0xffffffffffff0000ull, 0x100000}, {0xfffffffffff00000ull, 0x100000},
+                 {0x7fffffef0000ull, 0x100001},     {0x7fffffff0000ull, 0x1000},
+                 {0x8000, 0x10000},                 {0x10000, 0xfffffffffffff000ull}};
+    for (auto c : cases) {
+        SCOPED_TRACE(testing::Message() << std::hex << "addr 0x" << c.addr << " size 0x" << c.size);
+        Res r = va(uintptr_t(c.addr), uintptr_t(c.size), kReserve);
+        EXPECT_TRUE(fails_with(r, E87));
+        if (r.value)
+            vf(r.value, 0, kRelease);
+    }
+}
+
+// A reservation without an address that cannot fit fails with 8 up to
+// 0x7fffffff0000 bytes and with 87 above (Wine 8).  The emulation answers
+// 87 from 0x7ffffffe0000 bytes on: not asserted here.
+TEST(VmRules, ReserveWithoutAddressThatFindsNoRoomFails8)
+{
+    if (sizeof(void *) == 4)
+        GTEST_SKIP() << "64-bit address space";
+    Res r = va(0, uintptr_t(0x7ffffffdffffull), kReserve);
+    EXPECT_TRUE(fails_with(r, 8));
+    if (r.value)
+        vf(r.value, 0, kRelease);
+    r = va(0, uintptr_t(0x7fffffff0001ull), kReserve);
+    EXPECT_TRUE(fails_with(r, E87));
+    if (r.value)
+        vf(r.value, 0, kRelease);
+}
+
 TEST(VmRules, DecommitWithSizeZeroAtBaseOrInFirstPageSucceeds)
 {
     Reservations rs;

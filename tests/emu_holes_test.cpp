@@ -27,6 +27,7 @@
 #include <random>
 #include <vector>
 
+#include "host_maps.h"
 #include "test_util.h"
 
 using namespace mwt;
@@ -35,21 +36,6 @@ namespace {
 
 constexpr uintptr_t G = kGranule;
 constexpr size_t kQuarantine = 64; // releases a range waits before reuse
-
-[[noreturn]] void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    std::vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    std::fputc('\n', stderr);
-    std::_Exit(1);
-}
-
-const memwin_prim *host()
-{
-    return memwin_prim_host();
-}
 
 // The emulation's zone as the policy describes it: live reservations,
 // free holes (maximal: neighbours are joined), the quarantine, the bottom.
@@ -456,27 +442,6 @@ TEST(EmuHoles, HoleBookkeepingDoesNotGrowOverCycles)
 }
 
 // ---- a hole longer than its distance from address 0 -------------------------
-
-namespace {
-
-// True if no kernel mapping of the process meets [a, b).
-bool unmapped(uintptr_t a, uintptr_t b)
-{
-    std::FILE *f = std::fopen("/proc/self/maps", "r");
-    if (!f)
-        return false;
-    char line[512];
-    bool free = true;
-    while (free && std::fgets(line, sizeof line, f)) {
-        unsigned long lo = 0, hi = 0;
-        if (std::sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < b && a < hi)
-            free = false;
-    }
-    std::fclose(f);
-    return free;
-}
-
-} // namespace
 
 // A hole whose length exceeds its own base address: an 80 TiB reservation
 // fits nowhere near the zone, so the kernel places it (low in the address

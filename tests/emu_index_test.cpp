@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "child_check.h"
+#include "host_maps.h"
 #include "test_util.h"
 
 using namespace mwt;
@@ -86,11 +87,6 @@ struct Model {
         return it == live.end() ? 0 : it->first;
     }
 };
-
-const memwin_prim *host()
-{
-    return memwin_prim_host();
-}
 
 // Checks VirtualQuery at a against the model: the page's state, its
 // reservation, and the run: to the end of the reservation for uniform pages,

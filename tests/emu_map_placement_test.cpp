@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "child_check.h"
+#include "host_maps.h"
 #include "test_util.h"
 
 using namespace mwt;
@@ -43,11 +44,6 @@ constexpr uintptr_t G = kGranule;
 constexpr uintptr_t kGiB = 1024 * kMiB, kTiB = 1024 * kGiB;
 constexpr int kQuarantine = 64; // releases a range waits before reuse
 constexpr int kHostFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-
-const memwin_prim *host()
-{
-    return memwin_prim_host();
-}
 
 uintptr_t reserve(uintptr_t n, uintptr_t at = 0)
 {
@@ -89,25 +85,6 @@ bool host_map(uintptr_t a, uintptr_t n)
         return false;
     }
     return true;
-}
-
-// True if no host mapping meets [a, b).
-bool unmapped(uintptr_t a, uintptr_t b)
-{
-    std::ifstream f("/proc/self/maps");
-    std::string line;
-    while (std::getline(f, line)) {
-        unsigned long lo = 0, hi = 0;
-        if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) == 2 && lo < b && a < hi)
-            return false;
-    }
-    return true;
-}
-
-[[noreturn]] void skip(const char *why)
-{
-    std::fprintf(stderr, "skip: %s", why);
-    std::exit(0);
 }
 
 // A fresh process's zone: the first reservation goes where the kernel puts
@@ -163,6 +140,26 @@ private:
     struct rlimit old_;
 };
 
+// Two one-granule holes of the zone (releases that left the quarantine),
+// with a live granule between them; the host then maps a page at the top
+// hole's base.  Returns the lower hole.
+uintptr_t holes_with_top_taken(Zone &z)
+{
+    const uintptr_t a = z.next(G);
+    z.next(G);
+    const uintptr_t b = z.next(G);
+    z.next(G);
+    std::vector<uintptr_t> fill;
+    for (int i = 0; i < kQuarantine; i++)
+        fill.push_back(z.next(G));
+    release(a);
+    release(b);
+    for (uintptr_t f : fill)
+        release(f);
+    CHILD_CHECK(holds(host_map(a, kPage), "the top hole's base could not be mapped"));
+    return b;
+}
+
 } // namespace
 
 // ---- the holes and the zone's next address ----------------------------------
@@ -174,18 +171,7 @@ MEMWIN_CHILD(emu_map_blocked_hole)
 {
     alarm(20);
     Zone z;
-    const uintptr_t a = z.next(G);
-    z.next(G);
-    const uintptr_t b = z.next(G);
-    z.next(G);
-    std::vector<uintptr_t> fill;
-    for (int i = 0; i < kQuarantine; i++)
-        fill.push_back(z.next(G));
-    release(a);
-    release(b);
-    for (uintptr_t f : fill)
-        release(f); // a and b leave the quarantine: holes
-    CHILD_CHECK(holds(host_map(a, kPage), "the top hole's base could not be mapped"));
+    const uintptr_t b = holes_with_top_taken(z);
     CHILD_CHECK(at(reserve(G), b, "reservation after a taken hole"));
 }
 
@@ -615,18 +601,7 @@ void flag_ignored_hole(Mode mode)
 {
     alarm(20);
     Zone z;
-    const uintptr_t a = z.next(G);
-    z.next(G);
-    const uintptr_t b = z.next(G);
-    z.next(G);
-    std::vector<uintptr_t> fill;
-    for (int i = 0; i < kQuarantine; i++)
-        fill.push_back(z.next(G));
-    release(a);
-    release(b);
-    for (uintptr_t f : fill)
-        release(f);
-    CHILD_CHECK(holds(host_map(a, kPage), "the top hole's base could not be mapped"));
+    holes_with_top_taken(z);
     trap_mmap(mode);
     errno = EEXIST;
     const uintptr_t r = reserve(G);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "child_check.h"
+#include "host_maps.h"
 #include "test_util.h"
 
 using namespace mwt;
@@ -96,11 +97,6 @@ private:
     bool on_ = false;
 };
 
-const memwin_prim *host()
-{
-    return memwin_prim_host();
-}
-
 // A 16-page reservation anywhere, with the type and protection given.
 uintptr_t reserve16(uint32_t type, uint32_t protect)
 {
@@ -143,6 +139,27 @@ void setup(const char *what, bool ok)
     CHILD_CHECK(holds(ok, what));
 }
 
+// Runs calls (which must not allocate) while malloc fails; false, with
+// the child's skip printed, when malloc cannot be made to fail.
+template <class Calls> bool in_drought(Calls calls)
+{
+    MallocDrought drought;
+    if (!drought.start())
+        return false;
+    calls();
+    drought.stop();
+    return true;
+}
+
+// Runs a child scenario that makes malloc fail, where malloc can fail.
+void run_drought_child(const char *name)
+{
+#if defined(MW_SANITIZED_HEAP)
+    GTEST_SKIP() << "the sanitizer's allocator does not return NULL";
+#endif
+    run_emu_child(name);
+}
+
 } // namespace
 
 // Calls that change no page state (a decommit of reserved pages, a commit
@@ -154,14 +171,14 @@ MEMWIN_CHILD(page_runs_no_op_calls_in_drought)
     const uintptr_t c = reserve16(MEMWIN_MEM_RESERVE, kRW);
     const uintptr_t d = reserve16(MEMWIN_MEM_RESERVE | MEMWIN_MEM_COMMIT, kRO);
     Outcome o[4];
-    MallocDrought drought;
-    if (!drought.start())
+    const bool dry = in_drought([&] {
+        o[0] = outcome(decommit(c, 4, 4));
+        o[1] = outcome(decommit(c, 4, kPages - 4));
+        o[2] = outcome(commit(d, 4, 4, kRO));
+        o[3] = outcome(commit(d, 4, kPages - 4, kRO));
+    });
+    if (!dry)
         return;
-    o[0] = outcome(decommit(c, 4, 4));
-    o[1] = outcome(decommit(c, 4, kPages - 4));
-    o[2] = outcome(commit(d, 4, 4, kRO));
-    o[3] = outcome(commit(d, 4, kPages - 4, kRO));
-    drought.stop();
     CHILD_CHECK(succeeded(o[0], "decommit of reserved pages 4-7"));
     CHILD_CHECK(succeeded(o[1], "decommit of reserved pages 4-15"));
     CHILD_CHECK(succeeded(o[2], "read-only commit of read-only pages 4-7"));
@@ -172,10 +189,7 @@ MEMWIN_CHILD(page_runs_no_op_calls_in_drought)
 
 TEST(EmuPageRuns, NoOpCallsSucceedWhenMallocFails)
 {
-#if defined(MW_SANITIZED_HEAP)
-    GTEST_SKIP() << "the sanitizer's allocator does not return NULL";
-#endif
-    run_emu_child("page_runs_no_op_calls_in_drought");
+    run_drought_child("page_runs_no_op_calls_in_drought");
 }
 
 // A call over the whole reservation makes its pages one run again and
@@ -188,13 +202,13 @@ MEMWIN_CHILD(page_runs_whole_calls_in_drought)
     const uintptr_t e = reserve16(MEMWIN_MEM_RESERVE, kRW);
     const uintptr_t f = reserve16(MEMWIN_MEM_RESERVE | MEMWIN_MEM_COMMIT, kRW);
     Outcome o[3];
-    MallocDrought drought;
-    if (!drought.start())
+    const bool dry = in_drought([&] {
+        o[0] = outcome(host()->virtual_free(P(a), 0, MEMWIN_MEM_DECOMMIT) != 0);
+        o[1] = outcome(commit(e, 0, kPages, kRO));
+        o[2] = outcome(decommit(f, 0, kPages));
+    });
+    if (!dry)
         return;
-    o[0] = outcome(host()->virtual_free(P(a), 0, MEMWIN_MEM_DECOMMIT) != 0);
-    o[1] = outcome(commit(e, 0, kPages, kRO));
-    o[2] = outcome(decommit(f, 0, kPages));
-    drought.stop();
     CHILD_CHECK(succeeded(o[0], "decommit of a reservation with runs"));
     CHILD_CHECK(succeeded(o[1], "commit of a whole uniform reservation"));
     CHILD_CHECK(succeeded(o[2], "decommit of a whole uniform reservation"));
@@ -205,10 +219,7 @@ MEMWIN_CHILD(page_runs_whole_calls_in_drought)
 
 TEST(EmuPageRuns, WholeReservationCallsSucceedWhenMallocFails)
 {
-#if defined(MW_SANITIZED_HEAP)
-    GTEST_SKIP() << "the sanitizer's allocator does not return NULL";
-#endif
-    run_emu_child("page_runs_whole_calls_in_drought");
+    run_drought_child("page_runs_whole_calls_in_drought");
 }
 
 // The run list grows by doubling from 4, before a call that could leave
@@ -221,12 +232,12 @@ MEMWIN_CHILD(page_runs_calls_within_room_in_drought)
     setup("setup: commit of page 2", commit(b, 2, 1, kRO)); // 3 runs, list of 4
     setup("setup: commit of page 6", commit(b, 6, 1, kRO)); // 5 runs, list of 8
     Outcome o[2];
-    MallocDrought drought;
-    if (!drought.start())
+    const bool dry = in_drought([&] {
+        o[0] = outcome(commit(b, 15, 1, kRO)); // 6 runs
+        o[1] = outcome(commit(b, 10, 1, kRO)); // 8 runs
+    });
+    if (!dry)
         return;
-    o[0] = outcome(commit(b, 15, 1, kRO)); // 6 runs
-    o[1] = outcome(commit(b, 10, 1, kRO)); // 8 runs
-    drought.stop();
     CHILD_CHECK(succeeded(o[0], "commit of the last page (5 runs, room for 8)"));
     CHILD_CHECK(succeeded(o[1], "commit of page 10 (6 runs, room for 8)"));
     const uintptr_t committed[] = {2, 6, 10, 15};
@@ -241,10 +252,7 @@ MEMWIN_CHILD(page_runs_calls_within_room_in_drought)
 
 TEST(EmuPageRuns, CallsWithinTheRunListsRoomSucceedWhenMallocFails)
 {
-#if defined(MW_SANITIZED_HEAP)
-    GTEST_SKIP() << "the sanitizer's allocator does not return NULL";
-#endif
-    run_emu_child("page_runs_calls_within_room_in_drought");
+    run_drought_child("page_runs_calls_within_room_in_drought");
 }
 
 // A partial call that can add runs past the list's room (3 runs in a list
@@ -255,11 +263,11 @@ MEMWIN_CHILD(page_runs_call_needing_room_in_drought)
     const uintptr_t a = reserve16(MEMWIN_MEM_RESERVE, kRW);
     setup("setup: commit of page 2", commit(a, 2, 1, kRO)); // 3 runs, list of 4
     Outcome o[1];
-    MallocDrought drought;
-    if (!drought.start())
+    const bool dry = in_drought([&] {
+        o[0] = outcome(commit(a, 8, 1, kRO));
+    });
+    if (!dry)
         return;
-    o[0] = outcome(commit(a, 8, 1, kRO));
-    drought.stop();
     CHILD_CHECK(holds(!o[0].ok, "commit of page 8 (3 runs, room for 4) succeeded while malloc fails"));
     CHILD_CHECK(holds(o[0].error == MEMWIN_ERROR_NOT_ENOUGH_MEMORY, "its error is not 8"));
     CHILD_CHECK(region_is(a, MEMWIN_MEM_RESERVE, 0, a, 2 * kPage));
@@ -269,10 +277,7 @@ MEMWIN_CHILD(page_runs_call_needing_room_in_drought)
 
 TEST(EmuPageRuns, CallNeedingRoomFailsCleanlyWhenMallocFails)
 {
-#if defined(MW_SANITIZED_HEAP)
-    GTEST_SKIP() << "the sanitizer's allocator does not return NULL";
-#endif
-    run_emu_child("page_runs_call_needing_room_in_drought");
+    run_drought_child("page_runs_call_needing_room_in_drought");
 }
 
 // The list doubles: with 7 runs in a list of 8 a partial call that can add
@@ -286,11 +291,11 @@ MEMWIN_CHILD(page_runs_second_growth_in_drought)
     setup("setup: commit of page 6", commit(a, 6, 1, kRO));   // 5 runs, list of 8
     setup("setup: commit of page 10", commit(a, 10, 1, kRO)); // 7 runs, list of 8
     Outcome o[1];
-    MallocDrought drought;
-    if (!drought.start())
+    const bool dry = in_drought([&] {
+        o[0] = outcome(commit(a, 13, 1, kRO));
+    });
+    if (!dry)
         return;
-    o[0] = outcome(commit(a, 13, 1, kRO));
-    drought.stop();
     CHILD_CHECK(holds(!o[0].ok, "commit of page 13 (7 runs, room for 8) succeeded while malloc fails"));
     CHILD_CHECK(holds(o[0].error == MEMWIN_ERROR_NOT_ENOUGH_MEMORY, "its error is not 8"));
     CHILD_CHECK(region_is(a + 11 * kPage, MEMWIN_MEM_RESERVE, 0, a, (kPages - 11) * kPage));
@@ -298,10 +303,7 @@ MEMWIN_CHILD(page_runs_second_growth_in_drought)
 
 TEST(EmuPageRuns, SecondGrowthNeedsMallocAndFailsCleanlyWithout)
 {
-#if defined(MW_SANITIZED_HEAP)
-    GTEST_SKIP() << "the sanitizer's allocator does not return NULL";
-#endif
-    run_emu_child("page_runs_second_growth_in_drought");
+    run_drought_child("page_runs_second_growth_in_drought");
 }
 
 // A reservation at an address covers every page its bytes touch, from the

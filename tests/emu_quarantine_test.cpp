@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "host_maps.h"
 #include "test_util.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -53,28 +54,6 @@ namespace {
 constexpr uintptr_t G = kGranule;
 constexpr uintptr_t kGiB = uintptr_t(1) << 30;
 constexpr uintptr_t kZoneGap = 64 * kGiB;
-
-[[noreturn]] void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    std::vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    std::fputc('\n', stderr);
-    std::_Exit(1);
-}
-
-// Prints "skip: ..." and ends the child with status 0.
-[[noreturn]] void skip(const char *what)
-{
-    std::fprintf(stderr, "skip: %s", what);
-    std::_Exit(0);
-}
-
-const memwin_prim *host()
-{
-    return memwin_prim_host();
-}
 
 uintptr_t res(uintptr_t at, uintptr_t n)
 {
@@ -474,26 +453,6 @@ TEST(EmuQuarantine, KernelEinvalIsInvalidParameter)
 #endif
 
 // ---- releases pending at the mapping limit ------------------------------------
-
-namespace {
-
-// One-page mappings of alternating protection (never merged) until the
-// kernel refuses one: the process is then at vm.max_map_count.
-std::vector<void *> fill_mappings()
-{
-    std::vector<void *> maps;
-    maps.reserve(1 << 20);
-    for (size_t i = 0; i < (size_t(1) << 20); i++) {
-        int prot = (i % 2) ? PROT_READ : PROT_READ | PROT_WRITE;
-        void *p = mmap(nullptr, kPage, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-            break;
-        maps.push_back(p);
-    }
-    return maps;
-}
-
-} // namespace
 
 // Five adjacent reservations A B C D E (one kernel mapping); at the mapping
 // limit B then D are released (each unmapping would split the mapping: both

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "host_maps.h"
 #include "test_util.h"
 
 using namespace mwt;
@@ -217,37 +218,6 @@ TEST(EmulationPressure, JustReleasedRangeIsNotTakenByTheNextReservation)
 // ---- item 9: release at the kernel's mapping limit ------------------------
 
 namespace {
-
-// Creates one-page mappings of alternating protection (so that neighbours
-// never merge) until the kernel refuses one: the process is then at
-// vm.max_map_count.  Returns the mappings, to undo.  No allocation happens
-// once filling has started (the vector's room is reserved first).
-std::vector<void *> fill_mappings()
-{
-    std::vector<void *> maps;
-    maps.reserve(1 << 20);
-    for (size_t i = 0; i < (size_t(1) << 20); i++) {
-        int prot = (i % 2) ? PROT_READ : PROT_READ | PROT_WRITE;
-        void *p = mmap(nullptr, kPage, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-            break;
-        maps.push_back(p);
-    }
-    return maps;
-}
-
-// True if one line of /proc/self/maps covers [a, a+n).
-bool one_mapping(uintptr_t a, uintptr_t n)
-{
-    std::ifstream f("/proc/self/maps");
-    std::string line;
-    while (std::getline(f, line)) {
-        unsigned long lo = 0, hi = 0;
-        if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) == 2 && lo <= a && a + n <= hi)
-            return true;
-    }
-    return false;
-}
 
 void fail(const char *what)
 {

@@ -372,17 +372,68 @@ def functions_of(lines):
     return out
 
 
+def _neighbour(olines, i, step):
+    """The nearest non-blank line from 0-based line i on, going by step
+    (stripped; "" past either end)."""
+    while 0 <= i < len(olines):
+        if olines[i].strip():
+            return olines[i].strip()
+        i += step
+    return ""
+
+
+def _nth(starts, h):
+    """" [k of n]": which of the places starts (0-based lines, in order)
+    h is, when nothing else tells them apart."""
+    return " [%d of %d]" % (starts.index(h) + 1, len(starts))
+
+
 def insertion_key(olines, funcs, h):
     """How the report and reasons.tsv name a line added before original
     line h (0-based): "after: " the line it follows, so that one insertion
     is told from another; when that line's text occurs more than once in its
-    function (a lone "}", say), " / before: " the line it precedes too."""
+    function (a lone "}", say), " / before: " the line it precedes too, and
+    when that pair occurs more than once as well, " [k of n]" (the k-th such
+    place of the function, in line order)."""
     prev = olines[h - 1].strip()
     fn = funcs[h]
-    same = sum(1 for i, l in enumerate(olines) if l.strip() == prev and funcs[i + 1] == fn)
-    if same > 1 and h < len(olines):
-        return "after: %s / before: %s" % (prev, olines[h].strip())
+    same = [i + 1 for i, l in enumerate(olines) if l.strip() == prev and funcs[i + 1] == fn]
+    if len(same) > 1 and h < len(olines):
+        nxt = olines[h].strip()
+        pair = [i for i in same if i < len(olines) and olines[i].strip() == nxt]
+        key = "after: %s / before: %s" % (prev, nxt)
+        return key + (_nth(pair, h) if len(pair) > 1 else "")
     return "after: " + prev
+
+
+def replaced_key(olines, funcs, h, e):
+    """How the report and reasons.tsv name original lines h..e-1 (0-based)
+    that a mutant replaces: their text joined by " / ", so that a verdict
+    follows the line when others move; when the same text occurs more than
+    once in its function (a "return 0;" of each error path, say), one
+    verdict must not cover every place, so " [after: P]" is added with the
+    nearest non-blank line before it, " [after: P / before: N]" with the
+    one after it too when that is not enough, and " [k of n]" (the k-th
+    place of the function, in line order) when neither tells them apart."""
+    block = [x.strip() for x in olines[h:e]]
+    text = " / ".join(block)
+    fn = funcs[h + 1]
+    n = len(block)
+    if not n:
+        return text
+    starts = [i for i in range(len(olines) - n + 1)
+              if funcs[i + 1] == fn and [x.strip() for x in olines[i:i + n]] == block]
+    if len(starts) < 2:
+        return text
+    prev = _neighbour(olines, h - 1, -1)
+    after = [i for i in starts if _neighbour(olines, i - 1, -1) == prev]
+    if len(after) == 1:
+        return "%s [after: %s]" % (text, prev)
+    nxt = _neighbour(olines, e, 1)
+    both = [i for i in after if _neighbour(olines, i + n, 1) == nxt]
+    if len(both) == 1:
+        return "%s [after: %s / before: %s]" % (text, prev, nxt)
+    return text + _nth(starts, h)
 
 
 def make_mutants(a):
@@ -422,14 +473,16 @@ def make_mutants(a):
             while t < min(len(olines), len(mlines)) - h and olines[-1 - t] == mlines[-1 - t]:
                 t += 1
             line = h + 1
-            before = " / ".join(x.strip() for x in olines[h:len(olines) - t])
+            plain = " / ".join(x.strip() for x in olines[h:len(olines) - t])
             after = " / ".join(x.strip() for x in mlines[h:len(mlines) - t])
-            if not before and h > 0:
+            before = replaced_key(olines, funcs, h, len(olines) - t) if plain else plain
+            if not plain and h > 0:
                 before = insertion_key(olines, funcs, h)
             mcode = no_comments(text)
             out.append({"file": f, "path": p, "sha": sha, "id": "%s#%s" % (f, n.split(".mutant.")[1].split(".")[0]),
                         "line": line, "nlines": len(olines) - t - h,
                         "func": funcs[min(line, len(olines))], "before": before, "after": after,
+                        "plain": plain,
                         "comment_only": mcode is not None and mcode == ocode})
     return out
 
@@ -443,8 +496,9 @@ def load_reasons(a):
     """tools/mutation/reasons.tsv: a verdict on a mutant that the judges do
     not kill, with its reason.  Keyed by file and the changed text before
     and after (not by line or mutant number, which move when the source
-    changes), and the function it is in ("*": any), so one line covers the
-    same change wherever it is made in that function.
+    changes; a text that occurs more than once in its function is named
+    with its neighbours, see replaced_key and insertion_key), and the
+    function it is in ("*": any function and any place of the text).
     Lines: FILE<TAB>FUNCTION<TAB>BEFORE<TAB>AFTER<TAB>VERDICT<TAB>REASON,
     VERDICT one of
       equivalent  no caller can tell the mutant from the original (the
@@ -472,8 +526,12 @@ def load_reasons(a):
 
 
 def reason_for(reasons, m):
+    """m's verdict: the line for its function and its key (which tells a
+    repeated text's places apart), else a line for any function ("*"),
+    which covers the text wherever it is."""
     return reasons.get((m["file"], m.get("func", "-"), m["before"], m["after"])) or \
-        reasons.get((m["file"], "*", m["before"], m["after"])) or ("", "")
+        reasons.get((m["file"], "*", m["before"], m["after"])) or \
+        reasons.get((m["file"], "*", m.get("plain", m["before"]), m["after"])) or ("", "")
 
 
 KILL_GO = ("killed by vectors", "killed by vectors (ASan)")

@@ -4,6 +4,7 @@ ctest (mutation_tool): no mutants, no network.  A verdict in reasons.tsv
 whose text no longer occurs in its function is stale and fails here, so a
 source change cannot leave reasons that explain nothing."""
 import os
+import re
 import sys
 import unittest
 
@@ -24,6 +25,37 @@ class Pure(unittest.TestCase):
         self.assertEqual(fn[7], "g")
         self.assertEqual(fn[8], "-")  # a declaration, not a definition
         self.assertEqual(fn[9:13], ["k", "k", "k", "k"])
+
+    def test_keys_tell_repeated_text_apart(self):
+        src = ["int f(int a)", "{", "    if (a)", "        return 0;", "    g();",
+               "    return 0;", "    if (a)", "        return 0;", "    h();", "    if (a)",
+               "        return 0;", "    k();", "}", "int u(void)", "{", "    return 0;", "}"]
+        fn = mutate.functions_of(src)
+        key = lambda h: mutate.replaced_key(src, fn, h, h + 1)
+        self.assertEqual(key(5), "return 0; [after: g();]")            # its line before is unique
+        self.assertEqual(key(3), "return 0; [after: if (a) / before: g();]")
+        self.assertEqual(key(7), "return 0; [after: if (a) / before: h();]")
+        self.assertEqual(key(15), "return 0;")                         # once in u
+        self.assertEqual(mutate.replaced_key(src, fn, 2, 4), "if (a) / return 0; [after: {]")
+        same = ["void f(void)", "{", "    if (a)", "        b();", "    c();", "    if (a)", "        b();",
+                "    c();", "}"]
+        fs = mutate.functions_of(same)
+        self.assertEqual(mutate.replaced_key(same, fs, 3, 4), "b(); [1 of 2]")
+        self.assertEqual(mutate.replaced_key(same, fs, 6, 7), "b(); [2 of 2]")
+        self.assertEqual(mutate.insertion_key(same, fs, 4), "after: b(); / before: c(); [1 of 2]")
+        self.assertEqual(mutate.insertion_key(same, fs, 3), "after: if (a) / before: b(); [1 of 2]")
+        brace = ["void f(void)", "{", "    {", "    }", "    {", "    }", "}"]
+        fb = mutate.functions_of(brace)
+        self.assertEqual(mutate.insertion_key(brace, fb, 3), "after: { / before: } [1 of 2]")
+        self.assertEqual(mutate.insertion_key(brace, fb, 5), "after: { / before: } [2 of 2]")
+
+    def test_verdict_for_any_function_covers_every_place(self):
+        m = {"file": "f.c", "func": "f", "before": "return 0; [after: g();]", "plain": "return 0;",
+             "after": "return 1;"}
+        self.assertEqual(mutate.reason_for({("f.c", "*", "return 0;", "return 1;"): ("equivalent", "r")}, m),
+                         ("equivalent", "r"))
+        self.assertEqual(mutate.reason_for({("f.c", "f", "return 0;", "return 1;"): ("equivalent", "r")}, m),
+                         ("", ""))
 
     def test_no_comments_keeps_lines_and_strings(self):
         t = 'a /* x\ny */ b // z\n"/*s*/"'
@@ -216,7 +248,7 @@ class Reasons(unittest.TestCase):
             # BEFORE is the changed lines joined by " / " (a line may hold
             # " / " itself: a division); an insertion's is "after: LINE",
             # or "after: LINE / before: LINE" (mutate.insertion_key).
-            text = before
+            text = re.sub(r" \[(after: .*|\d+ of \d+)\]$", "", before)
             if text.startswith("after: "):
                 text = text[len("after: "):].split(" / before: ")[0]
             hits = [i + 1 for i, l in enumerate(src)

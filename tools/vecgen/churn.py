@@ -10,6 +10,10 @@ they can be made again or varied:
   churn.py pages [SEED STEPS] os_used_unused_page_churn: page runs of one
                               reservation committed and decommitted (defaults
                               1 200)
+  churn.py big [SEED CALLS]   os_used_in_many_big_reservations: 4 + 64
+                              reservations of 2M, 64K pieces inside them
+                              committed and decommitted, CALLS in each of the
+                              64 (defaults 1 4)
 
 The scenario goes to standard output; its goldens come from the Go runtime
 under Wine (tools/conformance.sh --regen, or tools/conform -write-golden).
@@ -103,8 +107,32 @@ def pages(seed, steps):
     return out
 
 
+def big(seed, per):
+    r = random.Random(seed)
+    n, high = 64, 4
+    out = ["desc many reservations of 2M without an address: %d first (H), then %d one after another (B), "
+           "each B committed (sysUsedOS) or decommitted (sysUnusedOS) %d times 64K at a random 64K away from "
+           "its first 64K, what is committed filled, and its name dropped, the reservation kept; then each "
+           "64K of each H but its first committed and decommitted; each call finds its own reservation among "
+           "many, at an address other than its base, with reservations made before it and after it" % (high, n, per)]
+    out += ["H%d = sysReserveOS nil 2M" % h for h in range(high)]
+    for i in range(n):
+        out.append("B%d = sysReserveOS nil 2M" % i)
+        for _ in range(per):
+            off = r.randrange(1, 32) * 64
+            if r.random() < 0.6:
+                out += ["sysUsedOS B%d+%dK 64K" % (i, off), "fill B%d+%dK 64K" % (i, off)]
+            else:
+                out.append("sysUnusedOS B%d+%dK 64K" % (i, off))
+        out.append("drop B%d" % i)
+    for h in range(high):
+        for k in range(1, 32):
+            out += ["sysUsedOS H%d+%dK 64K" % (h, k * 64), "sysUnusedOS H%d+%dK 64K" % (h, k * 64)]
+    return out
+
+
 if __name__ == "__main__":
-    kinds = {"hint": (hint, 600), "used": (used, 300), "pages": (pages, 200)}
+    kinds = {"hint": (hint, 600), "used": (used, 300), "pages": (pages, 200), "big": (big, 4)}
     if len(sys.argv) < 2 or sys.argv[1] not in kinds:
         sys.exit(__doc__)
     f, steps = kinds[sys.argv[1]]

@@ -278,10 +278,15 @@ TEST(EmuMapPlacement, LimitAtAnAddressIsNotEnoughMemory)
 
 // A 1 GiB-aligned reservation in a fresh process: the kernel's placement of
 // 64 KiB (not so aligned) fits the limit, the 1 GiB + 64 KiB to trim does
-// not: NULL and ERROR_NOT_ENOUGH_MEMORY.
+// not: NULL and ERROR_NOT_ENOUGH_MEMORY, and nothing else of the process is
+// unmapped (a failed mmap gives no range to trim: a page of the host at
+// 512 MiB, inside [64 KiB, 1 GiB) where trimming from MAP_FAILED would
+// reach, stays).
 MEMWIN_CHILD(emu_map_trim_limit)
 {
     alarm(20);
+    const uintptr_t probe = 512 * kMiB;
+    const bool probed = host_map(probe, kPage);
     AsLimit lim(256 * kMiB);
     const uintptr_t r = reserve_aligned(G, kGiB);
     const uint32_t err = host()->get_last_error();
@@ -290,6 +295,8 @@ MEMWIN_CHILD(emu_map_trim_limit)
         skip("the kernel placed 64 KiB 1 GiB-aligned");
     CHILD_CHECK(at(r, 0, "reservation over the limit"));
     CHILD_CHECK(at(err, MEMWIN_ERROR_NOT_ENOUGH_MEMORY, "last error"));
+    if (probed)
+        CHILD_CHECK(holds(mapped(probe), "the host's page at 512 MiB was unmapped"));
 }
 
 TEST(EmuMapPlacement, LimitWhileTrimmingIsNotEnoughMemory)

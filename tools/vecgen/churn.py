@@ -31,13 +31,14 @@ def hint(seed, steps):
     area = 64 * 1024 * 1024 // G  # granules of Z
     sizes = [64, 128, 192, 320, 1024, 2048]  # KiB
     live, recent, used, k = {}, [], [False] * area, 0
-    out = ["desc churn of hinted reservations inside one free 64M area, found after a first reservation "
-           "without an address: %d seeded steps that reserve one of six sizes (64K to 2M) at a free "
-           "64K-aligned address of the area, or release a live one, at most 16 live; half the hints start "
-           "or end where a range released among the last 64 starts or ends, three in ten more go into or "
-           "over such a range; every hint is free, so each reservation is made at its hint, and each "
-           "release frees it; the releases also reach address space released before" % steps,
-           "K = sysReserveOS nil 64K", "free Z 64M"]
+    out = ["desc churn of hinted reservations inside the first 64M of one free 4G area (n/a on 386: there "
+           "Wine once showed a free area reserved by another), found after a first reservation without an "
+           "address: %d seeded steps that reserve one of six sizes (64K to 2M) at a free 64K-aligned address "
+           "of the 64M, or release a live one, at most 16 live; half the hints start or end where a range "
+           "released among the last 64 starts or ends, three in ten more go into or over such a range; every "
+           "hint is free, so each reservation is made at its hint, and each release frees it; the releases "
+           "also reach address space released before" % steps,
+           "K = sysReserveOS nil 64K", "free Z 4G"]
     for _ in range(steps):
         if live and (len(live) >= 16 or r.random() < 0.45):
             n = r.choice(sorted(live))

@@ -18,7 +18,6 @@
 
 #include <malloc.h>
 
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>

@@ -139,15 +139,15 @@ void setup(const char *what, bool ok)
     CHILD_CHECK(holds(ok, what));
 }
 
-// Runs calls (which must not allocate) while malloc fails; false, with
-// the child's skip printed, when malloc cannot be made to fail.
+// Runs calls (which must not allocate) while malloc fails (the drought
+// ends with it); false, with the child's skip printed, when malloc cannot
+// be made to fail.
 template <class Calls> bool in_drought(Calls calls)
 {
     MallocDrought drought;
     if (!drought.start())
         return false;
     calls();
-    drought.stop();
     return true;
 }
 

@@ -419,8 +419,6 @@ def replaced_key(olines, funcs, h, e):
     text = " / ".join(block)
     fn = funcs[h + 1]
     n = len(block)
-    if not n:
-        return text
     starts = [i for i in range(len(olines) - n + 1)
               if funcs[i + 1] == fn and [x.strip() for x in olines[i:i + n]] == block]
     if len(starts) < 2:
@@ -475,9 +473,12 @@ def make_mutants(a):
             line = h + 1
             plain = " / ".join(x.strip() for x in olines[h:len(olines) - t])
             after = " / ".join(x.strip() for x in mlines[h:len(mlines) - t])
-            before = replaced_key(olines, funcs, h, len(olines) - t) if plain else plain
-            if not plain and h > 0:
+            if plain:
+                before = replaced_key(olines, funcs, h, len(olines) - t)
+            elif h > 0:
                 before = insertion_key(olines, funcs, h)
+            else:
+                before = plain
             mcode = no_comments(text)
             out.append({"file": f, "path": p, "sha": sha, "id": "%s#%s" % (f, n.split(".mutant.")[1].split(".")[0]),
                         "line": line, "nlines": len(olines) - t - h,

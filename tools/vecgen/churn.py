@@ -3,7 +3,8 @@
 they can be made again or varied:
 
   churn.py hint [SEED STEPS]  os_reserve_hint_churn: hinted reservations in
-                              one free 64M area (defaults 1 600)
+                              the first 64M of one free 4G area (defaults
+                              1 600)
   churn.py used [SEED STEPS]  os_reserve_churn_used: reservations without an
                               address, each committed and filled (defaults
                               1 300)
@@ -17,9 +18,10 @@ they can be made again or varied:
 
 The scenario goes to standard output; its goldens come from the Go runtime
 under Wine (tools/conformance.sh --regen, or tools/conform -write-golden).
-Both drive the Linux emulation's reuse of released address space: its
-quarantine of the last 64 releases and its holes (src/emu/prim_linux.c),
-which only many releases reach."""
+They drive what only long runs of calls reach in the Linux emulation
+(src/emu/prim_linux.c): its reuse of released address space (the quarantine
+of the last 64 releases, the holes), page runs split and joined again, and
+the lookup of a reservation among many."""
 import random
 import sys
 
@@ -94,15 +96,12 @@ def pages(seed, steps):
            "page, and fill it when all of that run is committed; the reservation's pages split into many "
            "runs of committed and reserved pages, which join again" % steps,
            "R = sysReserveOS nil 256K"]
-    committed = [False] * npages
     for _ in range(steps):
         n = r.randint(1, 24)
         first = npages - n if r.random() < 0.15 else r.randint(0, npages - n)
         use = r.random() < 0.55
         op = "sysUsedOS" if use else "sysUnusedOS"
         out.append("%s R+%dp %dp" % (op, first, n))
-        for i in range(first, first + n):
-            committed[i] = use
         if use and r.random() < 0.3:
             out.append("fill R+%dp %dp" % (first, n))
     return out

@@ -788,6 +788,7 @@ def vector_lines(a):
     objdir = os.path.join(bld, "CMakeFiles", "memwin.dir", "src")
     lines = {f: set() for f in a.files}
     lines.update({("executable", f): set() for f in a.files})
+    calls = {}  # (file, function, first line, last line): times the vectors entered it
     for tu in set(TU_OF.get(f, f) for f in a.files):
         gcda = os.path.join(objdir, tu + ".gcda")
         if not os.path.exists(gcda):
@@ -804,6 +805,11 @@ def vector_lines(a):
                 if rel in lines:
                     lines[rel] |= {l["line_number"] for l in fj["lines"] if l["count"] > 0}
                     lines[("executable", rel)] |= {l["line_number"] for l in fj["lines"]}
+                    for fn in fj.get("functions", []):
+                        k = (rel, fn["name"], fn["start_line"], fn["end_line"])
+                        calls[k] = calls.get(k, 0) + fn["execution_count"]
+    for f in a.files:
+        lines[("unrun", f)] = sorted((lo, hi) for (g, _, lo, hi), n in calls.items() if g == f and n == 0)
     return lines
 
 
@@ -832,7 +838,9 @@ def scope_of(m, lines):
     mutant that only adds a line, the line before it), or when no line it
     changes holds code gcov counts (a #define, a declaration: its effect may
     be anywhere, so the vectors must answer for it); 'memwin' when it changes
-    only counted lines the vectors never run."""
+    only counted lines the vectors never run, or only lines inside functions
+    the vectors never enter (a local declaration or an 'else' there, which
+    gcov does not count, cannot change what the vectors see)."""
     n = m.get("nlines", 1)
     span = range(m["line"] - (1 if n == 0 else 0), m["line"] + max(n, 1))
     # A line that continues a statement (an argument on its own line) is
@@ -842,6 +850,9 @@ def scope_of(m, lines):
         span = sorted({starts[l] if 0 < l < len(starts) else l for l in span} | set(span))
     if any(l in lines.get(m["file"], ()) for l in span):
         return "go"
+    unrun = lines.get(("unrun", m["file"]), ())
+    if all(any(lo <= l <= hi for lo, hi in unrun) for l in span):
+        return "memwin"
     if not any(l in lines.get(("executable", m["file"]), ()) for l in span):
         return "go"
     return "memwin"

@@ -69,6 +69,12 @@ class Pure(unittest.TestCase):
         self.assertEqual(mutate.scope_of(m(30), lines), "go")      # no code: a declaration
         self.assertEqual(mutate.scope_of(m(11, 0), lines), "go")   # a line added after 10
         self.assertEqual(mutate.scope_of(m(21, 0), lines), "memwin")
+        # Inside a function the vectors never enter, a line gcov does not
+        # count (a local declaration, an 'else') is memwin's too.
+        lines[("unrun", "f.c")] = [(18, 25)]
+        self.assertEqual(mutate.scope_of(m(19), lines), "memwin")
+        self.assertEqual(mutate.scope_of(m(25, 2), lines), "go")   # reaches past the function
+        self.assertEqual(mutate.scope_of(m(30), lines), "go")
 
 
     def test_statement_starts(self):

@@ -8,6 +8,8 @@ they can be made again or varied:
   churn.py used [SEED STEPS]  os_reserve_churn_used: reservations without an
                               address, each committed and filled (defaults
                               1 300)
+  churn.py alloc [SEED STEPS] os_alloc_churn: sysAllocOS allocations, each
+                              filled, freed in random order (defaults 1 300)
   churn.py pages [SEED STEPS] os_used_unused_page_churn: page runs of one
                               reservation committed and decommitted (defaults
                               1 200)
@@ -88,6 +90,27 @@ def used(seed, steps):
     return out
 
 
+def alloc(seed, steps):
+    r = random.Random(seed)
+    sizes = ["4K", "60K", "64K", "128K", "192K", "320K", "1M", "2M"]
+    live, k = {}, 0
+    out = ["desc churn of sysAllocOS: %d seeded steps that allocate one of eight sizes (4K to 2M), committed "
+           "at once, and fill all of it, or free a live one chosen at random, at most 12 live at a time; each "
+           "allocation is new, 64K-aligned, reserved and committed whole, reads zero before its fill and takes "
+           "the pattern, and each free releases it; after the first 64 frees the freed space is reused" % steps]
+    for _ in range(steps):
+        if live and (len(live) >= 12 or r.random() < 0.45):
+            n = r.choice(sorted(live, key=lambda x: int(x[1:])))
+            out += ["sysFreeOS %s %s" % (n, live.pop(n)), "drop %s" % n]
+            continue
+        sz = r.choice(sizes)
+        n = "A%d" % k
+        k += 1
+        live[n] = sz
+        out += ["%s = sysAllocOS %s" % (n, sz), "fill %s %s" % (n, sz)]
+    return out
+
+
 def pages(seed, steps):
     r = random.Random(seed)
     npages = 64  # 256K
@@ -132,7 +155,7 @@ def big(seed, per):
 
 
 if __name__ == "__main__":
-    kinds = {"hint": (hint, 600), "used": (used, 300), "pages": (pages, 200), "big": (big, 4)}
+    kinds = {"hint": (hint, 600), "used": (used, 300), "alloc": (alloc, 300), "pages": (pages, 200), "big": (big, 4)}
     if len(sys.argv) < 2 or sys.argv[1] not in kinds:
         sys.exit(__doc__)
     f, steps = kinds[sys.argv[1]]

@@ -810,6 +810,17 @@ def vector_lines(a):
                         calls[k] = calls.get(k, 0) + fn["execution_count"]
     for f in a.files:
         lines[("unrun", f)] = sorted((lo, hi) for (g, _, lo, hi), n in calls.items() if g == f and n == 0)
+        # A file of its own translation unit whose functions the vectors never
+        # enter and whose object defines no data another file could read
+        # (nm: no global data symbol) cannot change what the vectors see,
+        # whatever the mutant changes at file scope (an enum, a #define, a
+        # struct): all its mutants are memwin's.
+        obj = os.path.join(objdir, f + ".o")
+        if TU_OF.get(f, f) == f and os.path.exists(obj) and lines[f] == set() and \
+                not any(n for (g, _, _, _), n in calls.items() if g == f):
+            p = subprocess.run(["nm", obj], capture_output=True, text=True)
+            data = [l for l in p.stdout.splitlines() if l.split()[-2:-1] and l.split()[-2] in "DBRCGSVu"]
+            lines[("unreached", f)] = p.returncode == 0 and not data
     return lines
 
 
@@ -840,7 +851,9 @@ def scope_of(m, lines):
     be anywhere, so the vectors must answer for it); 'memwin' when it changes
     only counted lines the vectors never run, or only lines inside functions
     the vectors never enter (a local declaration or an 'else' there, which
-    gcov does not count, cannot change what the vectors see)."""
+    gcov does not count, cannot change what the vectors see), or any line
+    of a file the vectors never enter at all and whose object holds no data
+    another file could read."""
     n = m.get("nlines", 1)
     span = range(m["line"] - (1 if n == 0 else 0), m["line"] + max(n, 1))
     # A line that continues a statement (an argument on its own line) is
@@ -850,6 +863,8 @@ def scope_of(m, lines):
         span = sorted({starts[l] if 0 < l < len(starts) else l for l in span} | set(span))
     if any(l in lines.get(m["file"], ()) for l in span):
         return "go"
+    if lines.get(("unreached", m["file"])):
+        return "memwin"
     unrun = lines.get(("unrun", m["file"]), ())
     if all(any(lo <= l <= hi for lo, hi in unrun) for l in span):
         return "memwin"

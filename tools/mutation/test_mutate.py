@@ -75,6 +75,11 @@ class Pure(unittest.TestCase):
         self.assertEqual(mutate.scope_of(m(19), lines), "memwin")
         self.assertEqual(mutate.scope_of(m(25, 2), lines), "go")   # reaches past the function
         self.assertEqual(mutate.scope_of(m(30), lines), "go")
+        # A file the vectors never enter, with no data another file reads:
+        # a file-scope declaration there is memwin's too.
+        lines[("unreached", "f.c")] = True
+        self.assertEqual(mutate.scope_of(m(30), lines), "memwin")
+        self.assertEqual(mutate.scope_of(m(10), lines), "go")
 
 
     def test_statement_starts(self):

@@ -38,6 +38,9 @@
 
 /* Windows x64 user address space: [MW_MIN_ADDR, 0x7FFFFFFEFFFF]. */
 #define EMU_MAX_ADDR ((uintptr_t)0x7FFFFFFEFFFFull)
+/* A reservation without an address larger than this fails with 87; one up
+ * to it that finds no room fails with 8 (Wine 8, measured). */
+#define EMU_NIL_MAX_SIZE ((uintptr_t)0x7FFFFFFF0000ull)
 
 typedef struct emu_resv {
     rtree_node big;          /* in emu_big_root when span >= EMU_BIG_SPAN */
@@ -118,6 +121,7 @@ static emu_resv *emu_big_of(rtree_node *n)
 typedef struct emu_leaf {
     emu_resv *slot[EMU_LEAF_SLOTS];
     uint64_t owned[EMU_LEAF_SLOTS / 64]; /* bit set: slot is not NULL */
+    uint64_t used;                       /* slots not NULL */
 } emu_leaf;
 static emu_leaf *emu_index[EMU_LEAVES];
 /* One bit per leaf that exists, and one per word of those bits that is not
@@ -155,11 +159,10 @@ static void emu_leaf_mark(uintptr_t l, int present)
     emu_bit_put(emu_leaf_map, l, present);
     emu_bit_put(emu_leaf_sum, l / 64, emu_leaf_map[l / 64] != 0);
 }
-/* Granules in use per leaf: an empty leaf goes back to a small cache of
- * zeroed leaves (they are all NULL again), so reservations that keep moving
- * through the address space reuse warm memory instead of faulting in fresh
- * pages for every new leaf (at most 64 leaves, 2 MiB, are kept). */
-static uint16_t emu_leaf_used[EMU_LEAVES];
+/* A leaf whose granules are all unused again goes back to a small cache of
+ * zeroed leaves (they are all NULL again, used 0), so reservations that keep
+ * moving through the address space reuse warm memory instead of faulting in
+ * fresh pages for every new leaf (at most 64 leaves, 2 MiB, are kept). */
 #define EMU_LEAF_CACHE 64
 static emu_leaf *emu_leaf_cache[EMU_LEAF_CACHE];
 static unsigned emu_leaf_cached;
@@ -208,10 +211,10 @@ static int emu_index_set(uintptr_t base, uintptr_t span, emu_resv *r)
             emu_leaf_mark(l, 1);
         }
         if (!(*leaf)->slot[i] != !r)
-            emu_leaf_used[l] = (uint16_t)(emu_leaf_used[l] + (r ? 1 : -1));
+            (*leaf)->used = r ? (*leaf)->used + 1 : (*leaf)->used - 1;
         (*leaf)->slot[i] = r;
         emu_bit_put((*leaf)->owned, i, r != NULL);
-        if (!r && emu_leaf_used[l] == 0) {
+        if (!r && (*leaf)->used == 0) {
             emu_leaf_drop(*leaf);
             *leaf = NULL;
             emu_leaf_mark(l, 0);
@@ -346,7 +349,7 @@ static unsigned emu_hole_cached;
 #define EMU_QUARANTINE 64
 static struct {
     uintptr_t lo, hi;
-    unsigned stamp; /* emu_placed_anywhere when the range came in */
+    uint64_t stamp; /* emu_placed_anywhere when the range came in */
     int dirty;      /* a hole may have been made over part of it */
 } emu_quar[EMU_QUARANTINE];
 static unsigned emu_quar_next, emu_quar_n;
@@ -354,8 +357,9 @@ static unsigned emu_quar_next, emu_quar_n;
  * (at an address asked for, or where the kernel chose, which moves the
  * zone): only these can take part of a quarantined range.  A range that
  * leaves the quarantine with the count unchanged since it came in, and not
- * dirty, is then owned by no reservation and needs no lookup. */
-static unsigned emu_placed_anywhere;
+ * dirty, is then owned by no reservation and needs no lookup.  64 bits: the
+ * count cannot come round to an old stamp within a process's life. */
+static uint64_t emu_placed_anywhere;
 /* The top of the zone: [emu_low, emu_zone_hi) is where reservations without
  * an address have gone since the zone was placed (0: no zone yet). */
 static uintptr_t emu_zone_hi;
@@ -739,17 +743,16 @@ static uint32_t emu_errno_code(int e)
  * top-down, just below its latest mappings: the zone starts 64 GiB below a.
  * An address low in the address space means a first-fit allocator that
  * grows upwards (valgrind's, for one): the zone starts 64 GiB above a and
- * reservations descend towards it from there.  Returns a. */
+ * reservations descend towards it from there (a is at most 256 GiB then, so
+ * the zone starts far below the top of the address space).  Returns a. */
 #define EMU_ZONE_GAP ((uintptr_t)64 << 30)
 static uintptr_t emu_zone(uintptr_t a)
 {
     emu_placed_anywhere++;
     if (a > 4 * EMU_ZONE_GAP)
         emu_low = a - EMU_ZONE_GAP;
-    else if (a + 2 * EMU_ZONE_GAP <= EMU_MAX_ADDR)
-        emu_low = a + EMU_ZONE_GAP;
     else
-        emu_low = a;
+        emu_low = a + EMU_ZONE_GAP;
     emu_zone_hi = emu_low;
     return a;
 }
@@ -970,7 +973,7 @@ static void *emu_reserve(uintptr_t addr, uintptr_t size, uintptr_t align, uint32
         }
         end = (addr + size + MW_PAGE - 1) & ~(MW_PAGE - 1);
     } else {
-        if (size > EMU_MAX_ADDR - MW_MIN_ADDR) {
+        if (size > EMU_NIL_MAX_SIZE) {
             emu_last_error = MEMWIN_ERROR_INVALID_PARAMETER;
             return NULL;
         }

@@ -68,47 +68,48 @@ def hint(seed, steps):
     return out
 
 
-def used(seed, steps):
+SIZES = ["4K", "60K", "64K", "128K", "192K", "320K", "1M", "2M"]
+
+
+def _live_churn(seed, steps, desc, prefix, make):
+    """Seeded steps that make a new region of one of SIZES (the lines
+    make(name, size) returns) or release a live one chosen at random, at
+    most 12 live at a time."""
     r = random.Random(seed)
-    sizes = ["4K", "60K", "64K", "128K", "192K", "320K", "1M", "2M"]
     live, k = {}, 0
-    out = ["desc churn of used reservations without an address: %d seeded steps that reserve one of eight "
-           "sizes (4K to 2M) and commit and fill all of it, or release a live one chosen at random, at most "
-           "12 live at a time; each reservation is new, 64K-aligned and reserved whole, its pages commit "
-           "and take the pattern, and each release frees it; after the first 64 releases the freed space "
-           "is reused" % steps]
+    out = [desc]
     for _ in range(steps):
         if live and (len(live) >= 12 or r.random() < 0.45):
-            n = r.choice(sorted(live, key=lambda x: int(x[1:])))
+            n = r.choice(sorted(live, key=lambda x: int(x[len(prefix):])))
             out += ["sysFreeOS %s %s" % (n, live.pop(n)), "drop %s" % n]
             continue
-        sz = r.choice(sizes)
-        n = "R%d" % k
+        sz = r.choice(SIZES)
+        n = "%s%d" % (prefix, k)
         k += 1
         live[n] = sz
-        out += ["%s = sysReserveOS nil %s" % (n, sz), "sysUsedOS %s %s" % (n, sz), "fill %s %s" % (n, sz)]
+        out += make(n, sz)
     return out
+
+
+def used(seed, steps):
+    return _live_churn(seed, steps,
+                       "desc churn of used reservations without an address: %d seeded steps that reserve one of "
+                       "eight sizes (4K to 2M) and commit and fill all of it, or release a live one chosen at "
+                       "random, at most 12 live at a time; each reservation is new, 64K-aligned and reserved "
+                       "whole, its pages commit and take the pattern, and each release frees it; after the first "
+                       "64 releases the freed space is reused" % steps, "R",
+                       lambda n, sz: ["%s = sysReserveOS nil %s" % (n, sz), "sysUsedOS %s %s" % (n, sz),
+                                      "fill %s %s" % (n, sz)])
 
 
 def alloc(seed, steps):
-    r = random.Random(seed)
-    sizes = ["4K", "60K", "64K", "128K", "192K", "320K", "1M", "2M"]
-    live, k = {}, 0
-    out = ["desc churn of sysAllocOS: %d seeded steps that allocate one of eight sizes (4K to 2M), committed "
-           "at once, and fill all of it, or free a live one chosen at random, at most 12 live at a time; each "
-           "allocation is new, 64K-aligned, reserved and committed whole, reads zero before its fill and takes "
-           "the pattern, and each free releases it; after the first 64 frees the freed space is reused" % steps]
-    for _ in range(steps):
-        if live and (len(live) >= 12 or r.random() < 0.45):
-            n = r.choice(sorted(live, key=lambda x: int(x[1:])))
-            out += ["sysFreeOS %s %s" % (n, live.pop(n)), "drop %s" % n]
-            continue
-        sz = r.choice(sizes)
-        n = "A%d" % k
-        k += 1
-        live[n] = sz
-        out += ["%s = sysAllocOS %s" % (n, sz), "fill %s %s" % (n, sz)]
-    return out
+    return _live_churn(seed, steps,
+                       "desc churn of sysAllocOS: %d seeded steps that allocate one of eight sizes (4K to 2M), "
+                       "committed at once, and fill all of it, or free a live one chosen at random, at most 12 "
+                       "live at a time; each allocation is new, 64K-aligned, reserved and committed whole, reads "
+                       "zero before its fill and takes the pattern, and each free releases it; after the first "
+                       "64 frees the freed space is reused" % steps, "A",
+                       lambda n, sz: ["%s = sysAllocOS %s" % (n, sz), "fill %s %s" % (n, sz)])
 
 
 def pages(seed, steps):

@@ -378,12 +378,13 @@ func rerun(s side, sc *scenario, same func([]string) bool) ([]string, bool) {
 	var obs []string
 	for attempt := 1; attempt <= 2; attempt++ {
 		retries++
+		child := sc.needsChild() || attempt == 2
 		how := "in this process"
-		if sc.needsChild() || attempt == 2 {
+		if child {
 			how = "in a child process"
 		}
 		fmt.Printf("note: %s differed on %s; run again %s\n", sc.name, s.label(), how)
-		if how == "in a child process" {
+		if child {
 			obs = runChild(exe, sc, name)
 		} else {
 			obs = func() []string {

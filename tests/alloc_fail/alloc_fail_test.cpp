@@ -393,3 +393,43 @@ TEST(AllocFail, EmuHolesKeptRecordsServeWhileMallocFails)
         EXPECT_EQ(reserve(0), x[i]) << "X " << i << " should be a hole";
     EXPECT_EQ(reserve(0), f[0]) << "after 63 Xs, the fillers' hole (its top)";
 }
+
+// A range leaving the quarantine whose hole record malloc refuses: the range
+// is given up at that one refusal (the release that pushed it out still
+// succeeds) and is not reused.  In a process of its own (no hole and no kept
+// record yet): X lies between two live reservations, so its hole would join
+// none and needs a new record; 64 later releases of fillers F push it out,
+// the last of them with every malloc refused.  After it, a reservation
+// without an address goes below the zone's bottom, not to X.
+TEST(AllocFail, EmuHoleRecordRefusedIsNotAskedForAgain)
+{
+    constexpr uintptr_t G = kGranule;
+    constexpr int kFill = 64; // the quarantine holds 64 ranges
+    const memwin_prim *os = memwin_prim_host();
+    auto reserve = [&](uintptr_t at) {
+        return reinterpret_cast<uintptr_t>(os->virtual_alloc(reinterpret_cast<void *>(at), G,
+                                                             MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE));
+    };
+    auto release = [&](uintptr_t a) {
+        return os->virtual_free(reinterpret_cast<void *>(a), 0, MEMWIN_MEM_RELEASE) != 0;
+    };
+    ASSERT_NE(reserve(0), 0u); // placed by the kernel: the zone goes below it
+    const uintptr_t top = reserve(0);
+    ASSERT_NE(top, 0u);
+    const uintptr_t x = reserve(0), below = reserve(0);
+    ASSERT_EQ(x, top - G) << "the zone grows down";
+    ASSERT_EQ(below, x - G);
+    uintptr_t f[kFill];
+    for (int i = 0; i < kFill; i++) {
+        f[i] = reserve(0);
+        ASSERT_EQ(f[i], below - (uintptr_t(i) + 1) * G);
+    }
+    ASSERT_TRUE(release(x));
+    for (int i = 0; i < kFill - 1; i++)
+        ASSERT_TRUE(release(f[i]));
+    const auto last = failing_malloc::WithAllocations(0, [&] { return release(f[kFill - 1]); });
+    ASSERT_TRUE(last.result) << "a release succeeds without a hole record";
+    EXPECT_EQ(last.failed, 1) << "X's hole record was asked for once";
+    EXPECT_EQ(reserve(0), f[kFill - 1] - G) << "X is not a hole: the next one goes below the zone";
+    EXPECT_EQ(Query(x).state, uint32_t(MEMWIN_MEM_FREE));
+}

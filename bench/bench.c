@@ -39,6 +39,7 @@
 
 #include "memwin.h"
 #include "memwin_prim.h"
+#include "kcalls.h"
 #include "trace_replay.h"
 
 #ifdef _WIN32
@@ -1596,7 +1597,10 @@ static const tr_side raw_side = {
      rw_nothing}};
 
 /* replay: each trace replayed whole, per repetition, by the three sides in
- * turn (forward, then backward); ns per call.  Absolute hints move 64 GiB
+ * turn (forward, then backward); ns per call.  On Linux (kcalls.c) also the
+ * kernel's memory calls per call of each side and the ns per call spent in
+ * them ("replay-kernel", from passes of their own, since timing each call
+ * costs two clock reads).  Absolute hints move 64 GiB
  * up, as in every replay of the format.  Regions are released untimed. */
 static void suite_replay(void)
 {
@@ -1617,21 +1621,36 @@ static void suite_replay(void)
         if (dot)
             *dot = 0;
         const size_t steps = tr_steps(t);
-        for (int rep = -warmup; rep < opt_reps; rep++)
+        /* The timed repetitions, then (where kcalls.c counts) as many
+         * untimed ones that count the kernel's memory calls of each side
+         * and the time spent in them. */
+        const int passes = kc_available() ? opt_reps : 0;
+        for (int rep = -warmup; rep < opt_reps + passes; rep++)
             for (int pos = 0; pos < 3; pos++) {
                 const int side = order_n(rep < 0 ? 0 : rep, pos, 3);
                 const tr_side *s = side == 2 ? &raw_side : &mw_side;
                 const int old = side == 1 ? memwin_set_mode(MEMWIN_MODE_CHECKED) : 0;
+                const int profile = rep >= opt_reps;
+                uint64_t calls, kns;
+                kc_begin(profile);
                 uint64_t t0 = now_ns();
                 size_t odd = tr_replay(t, s, UINT64_C(0x1000000000));
                 uint64_t t1 = now_ns();
+                kc_end(&calls, &kns);
                 tr_release(t, s);
                 if (side == 1)
                     memwin_set_mode(old);
                 if (odd)
                     count("replay", name, steps, names[side], "odd", (double)odd);
-                if (rep >= 0)
+                if (profile) {
+                    rec("replay-kernel", name, steps, names[side], rep - opt_reps,
+                        (double)kns / (double)steps);
+                    if (rep == opt_reps)
+                        count("replay", name, steps, names[side], "kcalls",
+                              (double)calls / (double)steps);
+                } else if (rep >= 0) {
                     rec("replay", name, steps, names[side], rep, (double)(t1 - t0) / (double)steps);
+                }
             }
         tr_destroy(t);
     }

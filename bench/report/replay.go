@@ -105,6 +105,7 @@ func (r *report) replaySection() {
 			fmtRatio(r.replayRatio("wine", n, "memwin", "raw")), fmtRatio(r.replayRatio("wine", n, "checked", "memwin")), abs("wine"))
 	}
 	r.p("\n")
+	r.replayKernelTable(names)
 	if r.tracePlot != "" {
 		r.p("Committed bytes over the calls of one program, gofmt over its Go's own sources, as recorded under each Go version (from the traces; ")
 		r.p("Windows counts committed memory per page):\n\n![committed bytes of gofmt](%s)\n\n", r.tracePlot)
@@ -135,4 +136,49 @@ func (r *report) plotTrace(p *plotter, dir string) {
 	}
 	p.draw("perf-trace-gofmt", "set xlabel 'call'\nset ylabel 'committed (MiB)'\nplot "+strings.Join(plots, ", ")+"\n")
 	r.tracePlot = "perf-trace-gofmt.png"
+}
+
+// replayKernelTable splits the Linux replays' time between the kernel's
+// memory calls and the rest (memwin's own work, or the raw side's call
+// overhead), from bench.c's replay-kernel passes (bench/kcalls.c).
+func (r *report) replayKernelTable(names []string) {
+	d := r.d
+	type row struct {
+		name                           string
+		kcM, kcR, inM, inR, outM, outR float64
+	}
+	var rows []row
+	for _, n := range names {
+		ps := d.params("linux", "replay-kernel", n)
+		if len(ps) == 0 {
+			continue
+		}
+		med := func(suite, side string) float64 { return d.abs(key{"linux", suite, n, ps[0], side}).med }
+		kc := func(side string) float64 { return d.count(key{"linux", "replay", n, ps[0], side}, "kcalls") }
+		w := row{name: n, kcM: kc("memwin"), kcR: kc("raw"),
+			inM: med("replay-kernel", "memwin"), inR: med("replay-kernel", "raw")}
+		w.outM = med("replay", "memwin") - w.inM
+		w.outR = med("replay", "raw") - w.inR
+		rows = append(rows, w)
+	}
+	if len(rows) == 0 {
+		return
+	}
+	r.p("Where the Linux replays' time goes. The program defines `mmap`, `mprotect`, `munmap` and `madvise` itself ([bench/kcalls.c](../bench/kcalls.c)), ")
+	r.p("so libmemwin.so's calls and the raw side's are counted by the same code; after the timed repetitions, as many more count each side's ")
+	r.p("kernel calls and time each one (less one clock read's cost). *Kernel calls* are per replayed call; *in the kernel* is the median ns per ")
+	r.p("replayed call spent in those calls; *outside* is the median total time per call less that: for memwin its own work (lock, tables, ")
+	r.p("Go's layer above the emulation), for the raw side the replayer's loop. The difference memwin − raw is split the same way; where memwin ")
+	r.p("makes more kernel calls, they are Go's per-reservation pieces of a range that spans reservations (one call each on Windows, one for the range raw).\n\n")
+	r.p("| trace | kernel calls: memwin / raw | in the kernel, ns/call: memwin / raw | outside, ns/call: memwin / raw | memwin − raw, ns/call: in the kernel + outside |\n")
+	r.p("|---|---|---|---|---|\n")
+	var dIn, dOut float64
+	for _, w := range rows {
+		r.p("| %s | %.3f / %.3f | %.0f / %.0f | %.0f / %.0f | %+.0f %+.0f |\n", w.name, w.kcM, w.kcR, w.inM, w.inR, w.outM, w.outR,
+			w.inM-w.inR, w.outM-w.outR)
+		dIn += w.inM - w.inR
+		dOut += w.outM - w.outR
+	}
+	r.p("\nOver the %d traces, the mean difference is %+.0f ns per call in the kernel and %+.0f ns outside it.\n\n",
+		len(rows), dIn/float64(len(rows)), dOut/float64(len(rows)))
 }

@@ -13,6 +13,10 @@ they can be made again or varied:
   churn.py pages [SEED STEPS] os_used_unused_page_churn: page runs of one
                               reservation committed and decommitted (defaults
                               1 200)
+  churn.py holes [SEED STEPS] os_reserve_hole_churn: hinted reservations in
+                              released ranges and reservations without an
+                              address, aimed at the emulation's reuse of
+                              released space (defaults 1 300)
   churn.py big [SEED CALLS]   os_used_in_many_big_reservations: 4 + 64
                               reservations of 2M, 64K pieces inside them
                               committed and decommitted, CALLS in each of the
@@ -155,8 +159,156 @@ def big(seed, per):
     return out
 
 
+def holes(seed, steps):
+    """Free address space the emulation reuses, reached from both sides:
+    hinted reservations only inside a free area (FORMAT.md's free, whose
+    margins keep the process's other mappings away), reservations without
+    an address only after its name is dropped.  A model of the emulation's
+    quarantine of the last 64 releases (which free granules are holes it
+    reuses, the free area's margins included) aims four steps: hints at a
+    hole's bottom; a reservation that asks for the old length of the
+    highest hole just after a hint took that hole's bottom granule; a comb
+    of one-granule holes that reservations without an address then take
+    whole, the highest first; the low margin taken whole, so that a range
+    released twice at Z's bottom leaves the quarantine with no hole below
+    it.  Every step's reason is in the comments; the model is checked
+    (assert) where a step depends on it."""
+    r = random.Random(seed)
+    total, area, comb, q = 65536, 256, 130, 64  # granules: Z (4G), churn, comb teeth; quarantine
+    top = total - (area + 2 * comb + 1)  # never reserved but by one hint
+    low, high = 1024, 1025  # free's margins: 64M below Z, 64M + its 64K alignment above
+    out = ["desc free address space reused, reached by hints and by reservations without an address (n/a on "
+           "386: 4G): in a free area Z of 4G (FORMAT.md's free: released, with free margins) one 64K reservation "
+           "is kept at its start and the next 16M tiled at once with hinted reservations; %d seeded steps "
+           "reserve one to sixteen 64K granules at a free address of those 16M (four in ten at the start of a "
+           "range released more than 64 releases before) or release a live one, at most 24 live; then the next "
+           "261 granules are tiled with one-granule reservations, every odd one released as soon as both its "
+           "neighbours are reserved; one more 64K is reserved just above them, at the start of the rest of Z; "
+           "Z is dropped; reservations without an address of %dK (the rest of Z and the margin above it) and "
+           "%dK, 70 times 64K, and 64M follow; the 128K just above Z's first 64K, reserved since the start, is "
+           "released, its first 64K reserved again at once and released; then %d seeded steps that reserve "
+           "without an address (60K to 2M), release one of those (at most 24 live) or release a hinted one; "
+           "every hint is free, every reservation succeeds" % (steps, (top + high) * 64, (top + high - 1) * 64, steps),
+           "K = sysReserveOS nil 64K", "free Z 4G"]
+    sizes_g = [1, 1, 1, 2, 2, 3, 4, 5, 8, 16]
+    span = low + total + high
+    used = [False] * span  # granule g of Z is index low + g
+    hole = [False] * span
+    quar = [(0, span)]  # the last 64 releases: free's first (Z and its margins)
+    live_h, k = {}, 0
+
+    def reserve_at(g0, ng, short):
+        nonlocal k
+        n = "H%d" % k
+        k += 1
+        for g in range(low + g0, low + g0 + ng):
+            used[g], hole[g] = True, False
+        live_h[n] = (g0, ng, ng * 64 - 4 * short)
+        out.append("%s = sysReserveOS Z+%dK %dK" % (n, g0 * 64, ng * 64 - 4 * short))
+        return n
+
+    def release(n):
+        g0, ng, kib = live_h.pop(n)
+        for g in range(low + g0, low + g0 + ng):
+            used[g] = False
+        out.extend(["sysFreeOS %s %dK" % (n, kib), "drop %s" % n])
+        quar.append((low + g0, ng))
+        if len(quar) > q:  # the oldest leaves: its free granules are holes
+            a, b = quar.pop(0)
+            for g in range(a, a + b):
+                hole[g] = hole[g] or not used[g]
+
+    out.append("drop %s" % reserve_at(0, 1, 0))
+    del live_h["H0"]
+    keep = reserve_at(1, 2, 0)  # released late, when no hole lies below it
+    del live_h[keep]
+    g = 3
+    while g < area:
+        ng = min(r.choice(sizes_g), area - g)
+        reserve_at(g, ng, r.randint(0, 3))
+        g += ng
+    for _ in range(steps):
+        if live_h and (len(live_h) >= 24 or r.random() < 0.5):
+            release(r.choice(sorted(live_h, key=lambda x: int(x[1:]))))
+            continue
+        ng = r.choice(sizes_g)
+        cand = [g for g in range(1, area - ng + 1) if not any(used[low + g:low + g + ng])]
+        if not cand:
+            continue
+        starts = [g for g in cand if hole[low + g] and not hole[low + g - 1]]
+        g0 = r.choice(starts if starts and r.random() < 0.4 else cand)
+        reserve_at(g0, ng, r.randint(0, 3))
+    odd = None
+    for i in range(2 * comb + 1):
+        n = reserve_at(area + i, 1, 0)
+        if i % 2:
+            odd = n
+            continue
+        out.append("drop %s" % n)
+        del live_h[n]
+        if odd:
+            release(odd)
+            odd = None
+
+    def runs():
+        out, g = [], 0
+        while g < span:
+            e = g
+            while e < span and hole[e]:
+                e += 1
+            if e > g:
+                out.append((g, e))
+            g = e + 1
+        return out
+
+    # The highest hole is Z's free top and the high margin: its bottom goes.
+    lo, hi = runs()[-1]
+    assert (lo, hi) == (low + total - top, span), (lo, hi)
+    out.append("drop %s" % reserve_at(total - top, 1, 0))
+    del live_h["H%d" % (k - 1)]
+    out.append("drop Z")
+    live_a = {}
+
+    def reserve_anywhere(size):
+        nonlocal k
+        n = "A%d" % k
+        k += 1
+        live_a[n] = size
+        out.append("%s = sysReserveOS nil %s" % (n, size))
+
+    # Its old length (no hole has it now), then its new one (it goes whole).
+    reserve_anywhere("%dK" % ((hi - lo) * 64))
+    reserve_anywhere("%dK" % ((hi - lo - 1) * 64))
+    for _ in range(comb - q + 4):
+        reserve_anywhere("64K")
+    assert runs()[0] == (0, low), runs()[0]
+    reserve_anywhere("64M")  # the low margin, whole
+    # The range just above Z's first granule released, its first granule
+    # reserved again at once and released: when the two leave the
+    # quarantine, one after the other, the second meets the first's hole
+    # with no hole below it.
+    live_h[keep] = (1, 2, 128)
+    release(keep)
+    out.pop()  # keep's name stays bound for the hint, dropped after it
+    again = reserve_at(1, 1, 0)
+    out[-1] = "%s = sysReserveOS %s 64K" % (again, keep)
+    out.append("drop %s" % keep)
+    release(again)
+    sizes = ["64K", "60K", "64K", "128K", "192K", "320K", "1M", "1020K", "2M"]
+    for _ in range(steps):
+        x = r.random()
+        if live_h and x < 0.2:
+            release(r.choice(sorted(live_h, key=lambda x: int(x[1:]))))
+        elif live_a and (len(live_a) >= 24 or x < 0.55):
+            n = r.choice(sorted(live_a, key=lambda x: int(x[1:])))
+            out += ["sysFreeOS %s %s" % (n, live_a.pop(n)), "drop %s" % n]
+        else:
+            reserve_anywhere(r.choice(sizes))
+    return out
+
 if __name__ == "__main__":
-    kinds = {"hint": (hint, 600), "used": (used, 300), "alloc": (alloc, 300), "pages": (pages, 200), "big": (big, 4)}
+    kinds = {"hint": (hint, 600), "used": (used, 300), "alloc": (alloc, 300), "pages": (pages, 200), "big": (big, 4),
+             "holes": (holes, 300)}
     if len(sys.argv) < 2 or sys.argv[1] not in kinds:
         sys.exit(__doc__)
     f, steps = kinds[sys.argv[1]]

@@ -57,6 +57,20 @@ memwin_region_info Query(uintptr_t a)
     return info;
 }
 
+// One granule reserved through the emulation's own VirtualAlloc, at `at` or,
+// with 0, where the emulation places it; 0 if refused.
+uintptr_t ReserveGranule(uintptr_t at)
+{
+    return reinterpret_cast<uintptr_t>(memwin_prim_host()->virtual_alloc(
+        reinterpret_cast<void *>(at), kGranule, MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE));
+}
+
+// The reservation at a released through the emulation's VirtualFree.
+bool Release(uintptr_t a)
+{
+    return memwin_prim_host()->virtual_free(reinterpret_cast<void *>(a), 0, MEMWIN_MEM_RELEASE) != 0;
+}
+
 } // namespace
 
 // The emulation's VirtualAlloc(MEM_RESERVE) across a boundary of two index
@@ -351,14 +365,8 @@ TEST(AllocFail, EmuHolesKeptRecordsServeWhileMallocFails)
 {
     constexpr uintptr_t G = kGranule;
     constexpr int kX = 100, kFill = 128, kQuarantine = 64, kKept = 64;
-    const memwin_prim *os = memwin_prim_host();
-    auto reserve = [&](uintptr_t at) {
-        return reinterpret_cast<uintptr_t>(os->virtual_alloc(reinterpret_cast<void *>(at), G,
-                                                             MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE));
-    };
-    auto release = [&](uintptr_t a) {
-        return os->virtual_free(reinterpret_cast<void *>(a), 0, MEMWIN_MEM_RELEASE) != 0;
-    };
+    const auto reserve = ReserveGranule;
+    const auto release = Release;
     ASSERT_NE(reserve(0), 0u); // placed by the kernel: the zone goes below it
     const uintptr_t top = reserve(0);
     ASSERT_NE(top, 0u);
@@ -405,14 +413,8 @@ TEST(AllocFail, EmuHoleRecordRefusedIsNotAskedForAgain)
 {
     constexpr uintptr_t G = kGranule;
     constexpr int kFill = 64; // the quarantine holds 64 ranges
-    const memwin_prim *os = memwin_prim_host();
-    auto reserve = [&](uintptr_t at) {
-        return reinterpret_cast<uintptr_t>(os->virtual_alloc(reinterpret_cast<void *>(at), G,
-                                                             MEMWIN_MEM_RESERVE, MEMWIN_PAGE_READWRITE));
-    };
-    auto release = [&](uintptr_t a) {
-        return os->virtual_free(reinterpret_cast<void *>(a), 0, MEMWIN_MEM_RELEASE) != 0;
-    };
+    const auto reserve = ReserveGranule;
+    const auto release = Release;
     ASSERT_NE(reserve(0), 0u); // placed by the kernel: the zone goes below it
     const uintptr_t top = reserve(0);
     ASSERT_NE(top, 0u);

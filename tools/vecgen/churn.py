@@ -197,31 +197,41 @@ def holes(seed, steps):
     quar = [(0, span)]  # the last 64 releases: free's first (Z and its margins)
     live_h, k = {}, 0
 
-    def reserve_at(g0, ng, short):
+    def by_number(live):  # names in the order they were made
+        return sorted(live, key=lambda n: int(n[1:]))
+
+    def reserve_at(g0, ng, short=0, at=None, keep=False):
+        """Granules g0.. of Z reserved at a hint (written as at, else Z+...),
+        short pages less; keep: for good, its name dropped at once."""
         nonlocal k
         n = "H%d" % k
         k += 1
         for g in range(low + g0, low + g0 + ng):
             used[g], hole[g] = True, False
-        live_h[n] = (g0, ng, ng * 64 - 4 * short)
-        out.append("%s = sysReserveOS Z+%dK %dK" % (n, g0 * 64, ng * 64 - 4 * short))
+        kib = ng * 64 - 4 * short
+        out.append("%s = sysReserveOS %s %dK" % (n, at or "Z+%dK" % (g0 * 64), kib))
+        if keep:
+            out.append("drop %s" % n)
+        else:
+            live_h[n] = (g0, ng, kib)
         return n
 
-    def release(n):
+    def release(n, drop=True):
         g0, ng, kib = live_h.pop(n)
         for g in range(low + g0, low + g0 + ng):
             used[g] = False
-        out.extend(["sysFreeOS %s %dK" % (n, kib), "drop %s" % n])
+        out.append("sysFreeOS %s %dK" % (n, kib))
+        if drop:
+            out.append("drop %s" % n)
         quar.append((low + g0, ng))
         if len(quar) > q:  # the oldest leaves: its free granules are holes
             a, b = quar.pop(0)
             for g in range(a, a + b):
                 hole[g] = hole[g] or not used[g]
 
-    out.append("drop %s" % reserve_at(0, 1, 0))
-    del live_h["H0"]
-    keep = reserve_at(1, 2, 0)  # released late, when no hole lies below it
-    del live_h[keep]
+    reserve_at(0, 1, keep=True)
+    late = reserve_at(1, 2)  # released late, when no hole lies below it
+    late_entry = live_h.pop(late)
     g = 3
     while g < area:
         ng = min(r.choice(sizes_g), area - g)
@@ -229,7 +239,7 @@ def holes(seed, steps):
         g += ng
     for _ in range(steps):
         if live_h and (len(live_h) >= 24 or r.random() < 0.5):
-            release(r.choice(sorted(live_h, key=lambda x: int(x[1:]))))
+            release(r.choice(by_number(live_h)))
             continue
         ng = r.choice(sizes_g)
         cand = [g for g in range(1, area - ng + 1) if not any(used[low + g:low + g + ng])]
@@ -240,32 +250,29 @@ def holes(seed, steps):
         reserve_at(g0, ng, r.randint(0, 3))
     odd = None
     for i in range(2 * comb + 1):
-        n = reserve_at(area + i, 1, 0)
         if i % 2:
-            odd = n
+            odd = reserve_at(area + i, 1)
             continue
-        out.append("drop %s" % n)
-        del live_h[n]
+        reserve_at(area + i, 1, keep=True)
         if odd:
             release(odd)
             odd = None
 
     def runs():
-        out, g = [], 0
+        found, g = [], 0
         while g < span:
             e = g
             while e < span and hole[e]:
                 e += 1
             if e > g:
-                out.append((g, e))
+                found.append((g, e))
             g = e + 1
-        return out
+        return found
 
     # The highest hole is Z's free top and the high margin: its bottom goes.
     lo, hi = runs()[-1]
     assert (lo, hi) == (low + total - top, span), (lo, hi)
-    out.append("drop %s" % reserve_at(total - top, 1, 0))
-    del live_h["H%d" % (k - 1)]
+    reserve_at(total - top, 1, keep=True)
     out.append("drop Z")
     live_a = {}
 
@@ -287,20 +294,18 @@ def holes(seed, steps):
     # reserved again at once and released: when the two leave the
     # quarantine, one after the other, the second meets the first's hole
     # with no hole below it.
-    live_h[keep] = (1, 2, 128)
-    release(keep)
-    out.pop()  # keep's name stays bound for the hint, dropped after it
-    again = reserve_at(1, 1, 0)
-    out[-1] = "%s = sysReserveOS %s 64K" % (again, keep)
-    out.append("drop %s" % keep)
+    live_h[late] = late_entry
+    release(late, drop=False)  # its name stays bound for the hint
+    again = reserve_at(1, 1, at=late)
+    out.append("drop %s" % late)
     release(again)
     sizes = ["64K", "60K", "64K", "128K", "192K", "320K", "1M", "1020K", "2M"]
     for _ in range(steps):
         x = r.random()
         if live_h and x < 0.2:
-            release(r.choice(sorted(live_h, key=lambda x: int(x[1:]))))
+            release(r.choice(by_number(live_h)))
         elif live_a and (len(live_a) >= 24 or x < 0.55):
-            n = r.choice(sorted(live_a, key=lambda x: int(x[1:])))
+            n = r.choice(by_number(live_a))
             out += ["sysFreeOS %s %s" % (n, live_a.pop(n)), "drop %s" % n]
         else:
             reserve_anywhere(r.choice(sizes))

@@ -98,6 +98,47 @@ func wantQuery(t *testing.T, p unsafe.Pointer, st MemState, prot Protect, size u
 	}
 }
 
+// extentAt sums the runs memwin_query reports from p on while they belong
+// to the allocation that starts at p: the size of that allocation, or 0 when
+// p is free or inside another allocation.
+func extentAt(t *testing.T, p unsafe.Pointer) uintptr {
+	t.Helper()
+	var n uintptr
+	for {
+		info := mustQuery(t, addr(p, n))
+		if info.State == MemFree || info.AllocationBase != uintptr(p) || info.RegionSize == 0 {
+			return n
+		}
+		n += info.RegionSize
+	}
+}
+
+// wantReleased checks that the allocation of size bytes at p is gone after
+// a release.  Once released the address is anyone's: the Go runtime's own
+// allocations in other threads and Wine's (bottom-up, into the lowest hole
+// that fits, such as a 256 KiB persistent chunk) can take it before the
+// query.  So an allocation found at p fails the check only when it spans
+// size bytes from p, the shape the unreleased one would still have; any
+// other (a different size, or one starting below p) is logged as a reuse.
+// It reports whether p was found free.
+func wantReleased(t *testing.T, p unsafe.Pointer, size uintptr) bool {
+	t.Helper()
+	info := mustQuery(t, p)
+	if info.State == MemFree {
+		if info.Protect != PageNoAccess {
+			t.Errorf("Query(%p) after release = %v; want PAGE_NOACCESS", p, info)
+		}
+		return true
+	}
+	if n := extentAt(t, p); n == size {
+		t.Errorf("Query(%p) after release = %v; want MEM_FREE (an allocation of the released size %#x is still at p)",
+			p, info, size)
+	} else {
+		t.Logf("released %#x bytes at %p; the address was reused by an allocation of %#x bytes: %v", size, p, n, info)
+	}
+	return false
+}
+
 // wantMappedReady checks MappedReady against a baseline plus delta.
 func wantMappedReady(t *testing.T, base uint64, delta int64) {
 	t.Helper()

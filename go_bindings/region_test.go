@@ -139,9 +139,7 @@ func TestRegionHandshake(t *testing.T) {
 	must(t, r.Release())
 	wantMappedReady(t, mr, 0)
 	wantStats(t, r, 0, 0, 0, 0)
-	if info := mustQuery(t, r.Base()); info.State != MemFree {
-		t.Errorf("after Release: %v", info)
-	}
+	wantReleased(t, r.Base(), r.Size())
 }
 
 func TestRegionIllegalTransitions(t *testing.T) {

@@ -71,7 +71,7 @@ func TestRegionReleaseInModes(t *testing.T) {
 					}
 					wantStats(t, r, 0, 0, 0, 0)
 					wantMappedReady(t, mr, 0)
-					wantQuery(t, base, MemFree, PageNoAccess, 0)
+					wantReleased(t, base, mib)
 				})
 			}
 		})
@@ -100,7 +100,7 @@ func TestUnaccountInModes(t *testing.T) {
 				// released by the OS layer.
 				regionCall(opStatAdd, true, 0, 0, uintptr(-int64(r.stat.Load())), &r.stat)
 				regionCall(opSysFreeOS, true, uintptr(r.Base()), r.Size(), 0, nil)
-				wantQuery(t, r.Base(), MemFree, PageNoAccess, 0)
+				wantReleased(t, r.Base(), r.Size())
 				wantMappedReady(t, mr, 0)
 			}
 		})

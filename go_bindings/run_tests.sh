@@ -65,7 +65,7 @@ flavour() {
         grep -qE '^ *--- (PASS|FAIL|SKIP)' "$log" && info="$(counts "$log"), "
         failed=$((failed + 1)); failures+=("$name")
         echo "FAILED (${info}$((SECONDS - start)) s), log: $log"
-        grep -E '^ *--- FAIL|^FAIL|panic:|cannot|error' "$log" | head -n 20 | sed 's/^/   | /'
+        grep -E '^ *--- FAIL|^FAIL|_test\.go:[0-9]+:|panic:|cannot|error' "$log" | head -n 30 | sed 's/^/   | /'
         tail -n 15 "$log" | sed 's/^/   | /'
     fi
 }

@@ -373,7 +373,8 @@ TEST(EmuIndex, RandomLayoutsMatchAModel)
 // are (leaf 0 covers the first 256 MiB) and where a big reservation's
 // base is small next to the addresses above it: a free run below, between
 // and above them ends at the next one, a query at twice a big
-// reservation's base is free, and hints next to them are honoured.  Skipped
+// reservation's base is free, hints next to them are honoured and hints
+// over one in leaf 0 are refused.  Skipped
 // if the process maps anything there (a non-PIE program, a sanitizer's
 // shadow).
 MEMWIN_CHILD(emu_index_low_addresses)
@@ -415,6 +416,12 @@ MEMWIN_CHILD(emu_index_low_addresses)
         CHILD_CHECK(query_matches(m, a + kGranule));
         CHILD_CHECK(release(m, a));
     }
+    // Hints over S, from its granule and from the one below it: refused
+    // (leaf 0's first granule is 0, so a range's place in it is its
+    // address).
+    for (uintptr_t a : {32 * kMiB, 32 * kMiB - kGranule})
+        CHILD_CHECK(reserve_at(m, a, 2 * kGranule, false));
+    CHILD_CHECK(query_matches(m, 32 * kMiB));
 }
 
 TEST(EmuIndex, LowAddressesInTheFirstLeaves)

@@ -604,6 +604,40 @@ TEST_F(Checked, UnknownMemoryIsNotManaged)
     memwin_set_mode(MEMWIN_MODE_RECOVERABLE);
 }
 
+// A reservation or allocation the OS refuses gets no record.  Each call here
+// asks for more than the user address space holds; a record made anyway
+// (at address 0, of the size asked, or of sysReserveAligned's reserved size
+// 0) would span A and B and push their records out: the legal calls on A
+// after it, and A's and B's releases at their own bases, would be refused.
+// sysAlloc is left out: Go counts its size before the call, also when the
+// call fails.
+TEST_F(Checked, ReservationsTheOSRefusesGetNoRecord)
+{
+    const uintptr_t huge =
+        sizeof(void *) == 8 ? uintptr_t(0x7fffffff0001ull) : uintptr_t(0xfffff000u);
+    uintptr_t reserved = 1;
+    const std::vector<std::pair<const char *, std::function<void *()>>> calls = {
+        {"sysReserveOS", [&] { return sysReserveOS(nullptr, huge); }},
+        {"sysReserve", [&] { return sysReserve(nullptr, huge); }},
+        {"sysAllocOS", [&] { return sysAllocOS(huge); }},
+        {"sysReserveAligned", [&] { return sysReserveAligned(nullptr, huge, 1 << 16, &reserved); }},
+    };
+    for (const auto &c : calls) {
+        SCOPED_TRACE(c.first);
+        EXPECT_EQ(c.second(), nullptr);
+        sysUnused(a, 4 * kPage); // Ready -> Prepared
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+        sysUsed(a, 4 * kPage, 4 * kPage); // and back
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    }
+    EXPECT_EQ(reserved, 0u);
+    for (const auto &o : owned) {
+        sysFreeOS(o.first, o.second);
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    }
+    owned.clear();
+}
+
 TEST_F(Checked, MemoryReleasedWhileUncheckedIsForgotten)
 {
     // B released in exact mode: the tracker still has it until the OS hands

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "failing_malloc.h"
 #include "memwin.h"
@@ -117,4 +119,87 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusal)
     memwin_stat_add(&stat, -int64_t(stat));
     sysFreeOS(p, kGranule);
     EXPECT_EQ(memwin_last_error(), 0u);
+}
+
+// The same for the transitions out of Ready and into it, on every other page
+// of a granule in one state: sysUsedOS (Prepared -> Ready), sysUnusedOS
+// (Ready -> Prepared), sysFaultOS and sysFault (Ready -> Reserved).  Each
+// split that needs a bigger run list of the tracker's is refused as out of
+// memory with the page as it was, and accepted once memory is back.
+TEST(AllocFail, CheckedRangeTrackerGrowthRefusalOfEveryTransition)
+{
+    ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
+    struct Op {
+        const char *name;
+        bool ready_first;       // the granule starts Ready (else Prepared)
+        uint32_t before, after; // the page's state for memwin_query
+        std::function<void(char *)> call;
+    };
+    // The emulation's own list of page states grows too (on Linux the OS
+    // calls are its): the same splits made and undone once in exact mode,
+    // which the tracker does not see, leave it room, so that only the
+    // tracker's growth meets the failing malloc.
+    auto make_os_room = [](const std::function<void(char *)> &call, char *p, bool ready_first) {
+        const int old = memwin_set_mode(MEMWIN_MODE_EXACT);
+        for (long i = 0; i < 16; i += 2)
+            call(p + i * kPage);
+        for (long i = 0; i < 16; i += 2)
+            ready_first ? sysUsedOS(p + i * kPage, kPage) : sysUnusedOS(p + i * kPage, kPage);
+        memwin_set_mode(old);
+    };
+    const std::vector<Op> ops = {
+        {"sysUsedOS", false, MEMWIN_MEM_RESERVE, MEMWIN_MEM_COMMIT, [](char *v) { sysUsedOS(v, kPage); }},
+        {"sysUnusedOS", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, [](char *v) { sysUnusedOS(v, kPage); }},
+        {"sysFaultOS", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, [](char *v) { sysFaultOS(v, kPage); }},
+        {"sysFault", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, [](char *v) { sysFault(v, kPage); }},
+    };
+    for (const Op &op : ops) {
+        SCOPED_TRACE(op.name);
+        char *p = static_cast<char *>(sysReserveOS(nullptr, kGranule));
+        ASSERT_NE(p, nullptr);
+        sysMapOS(p, kGranule);
+        if (op.ready_first)
+            sysUsedOS(p, kGranule);
+        ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+        make_os_room(op.call, p, op.ready_first);
+        ASSERT_EQ(State(p), op.before);
+        long refused_at = -1;
+        for (long i = 0; i < 16; i += 2) {
+            char *v = p + i * kPage;
+            failing_malloc::Arm(0);
+            op.call(v);
+            long failed = failing_malloc::Failed();
+            failing_malloc::Disarm();
+            if (memwin_last_error() == 0) {
+                EXPECT_EQ(failed, 0);
+                EXPECT_EQ(State(v), op.after);
+                continue;
+            }
+            refused_at = i;
+            char want[160];
+            std::snprintf(want, sizeof want,
+                          "runtime: %s(0x%llx, 4096): out of memory for the tracker\n"
+                          "fatal error: out of memory",
+                          op.name, (unsigned long long)(uintptr_t)v);
+            EXPECT_EQ(failed, 1);
+            EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+            EXPECT_STREQ(memwin_last_error_message(), want);
+            EXPECT_EQ(State(v), op.before) << "a refused call changed the page";
+            op.call(v); // memory is back: accepted
+            EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+            EXPECT_EQ(State(v), op.after);
+        }
+        EXPECT_GT(refused_at, 0) << "no split needed memory";
+        // The tracker's states are exact: the page between two changed ones
+        // takes only the call of its own state.
+        if (op.ready_first) {
+            sysMapOS(p + kPage, kPage); // Ready: refused
+            EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_STATE));
+        } else {
+            sysUnusedOS(p + kPage, kPage); // Prepared: refused
+            EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_STATE));
+        }
+        sysFreeOS(p, kGranule);
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    }
 }

@@ -16,7 +16,7 @@ they can be made again or varied:
   churn.py holes [SEED STEPS] os_reserve_hole_churn: hinted reservations in
                               released ranges and reservations without an
                               address, aimed at the emulation's reuse of
-                              released space (defaults 1 300)
+                              released space (defaults 1 500)
   churn.py big [SEED CALLS]   os_used_in_many_big_reservations: 4 + 64
                               reservations of 2M, 64K pieces inside them
                               committed and decommitted, CALLS in each of the
@@ -313,7 +313,7 @@ def holes(seed, steps):
 
 if __name__ == "__main__":
     kinds = {"hint": (hint, 600), "used": (used, 300), "alloc": (alloc, 300), "pages": (pages, 200), "big": (big, 4),
-             "holes": (holes, 300)}
+             "holes": (holes, 500)}
     if len(sys.argv) < 2 or sys.argv[1] not in kinds:
         sys.exit(__doc__)
     f, steps = kinds[sys.argv[1]]

@@ -240,7 +240,8 @@ func main() {
 			default:
 				ds := compareObs(golden, res.goObs, mrNote != "")
 				if len(ds) != 0 {
-					if again, ok := rerun(goS, sc, func(o []string) bool {
+					first := fmtDiffs(sc, "Go (golden)", runtime.Version(), ds)[0]
+					if again, ok := rerun(goS, sc, first, func(o []string) bool {
 						return len(compareObs(golden, o, mrNote != "")) == 0
 					}); ok {
 						ds, res.goObs = nil, again
@@ -268,7 +269,8 @@ func main() {
 		default:
 			ds := compareObs(mwGolden, res.mwObs, false)
 			if len(ds) != 0 {
-				if again, ok := rerun(mw, sc, func(o []string) bool {
+				first := fmtDiffs(sc, "Go (golden)", "memwin.dll", ds)[0]
+				if again, ok := rerun(mw, sc, first, func(o []string) bool {
 					return len(compareObs(mwGolden, o, false)) == 0
 				}); ok {
 					ds, res.mwObs = nil, again
@@ -360,13 +362,18 @@ var retries int
 // it is observed "free" (seen in CI: os_reserve_repeat on windows/386, a 4K
 // block at the released base; and in one conformance run os_free_committed
 // on memwin.dll, Go 1.19 amd64, a committed 4K at the freed base at both of
-// two in-process runs), and the Go runtime's own background work moving the
-// process-wide mapped-ready counter during a step (seen once: mr +8K in a
+// two in-process runs; os_reserve_hole_churn on memwin.dll, Go 1.19 amd64,
+// repeated in each of three runs of the whole set, in one of them seen to be
+// a committed 4K holding data at the base of a reservation without an
+// address just released), and the Go runtime's own background work moving
+// the process-wide mapped-ready counter during a step (seen once: mr +8K in a
 // child of os_unused_past_end_fatal, Go 1.20 on 386).  The first repeat is
 // made as the run was (in this process or a child); the second always in a
 // child, a fresh process whose own allocations have not been made yet.  The
-// log counts the repeated runs.
-func rerun(s side, sc *scenario, same func([]string) bool) ([]string, bool) {
+// log counts the repeated runs and names the first difference of the run
+// that was repeated (first), so that a repeat that passes still shows what
+// moved.
+func rerun(s side, sc *scenario, first string, same func([]string) bool) ([]string, bool) {
 	name := "memwin"
 	if _, ok := s.(*goSide); ok {
 		name = "go"
@@ -384,6 +391,9 @@ func rerun(s side, sc *scenario, same func([]string) bool) ([]string, bool) {
 			how = "in a child process"
 		}
 		fmt.Printf("note: %s differed on %s; run again %s\n", sc.name, s.label(), how)
+		if attempt == 1 {
+			fmt.Printf("note: first difference: %s\n", first)
+		}
 		if child {
 			obs = runChild(exe, sc, name)
 		} else {

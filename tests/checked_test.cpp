@@ -318,6 +318,26 @@ TEST_F(Checked, ReserveAndAllocRefuseBadSizes)
     EXPECT_EQ(s, 0u);
 }
 
+// A hint whose range ends exactly at the top of the address space does not
+// wrap: checked mode passes it on as Go would, the hinted reservation fails
+// (no user address there) and Go's sysReserveOS takes one anywhere.  One page
+// more wraps and is refused.
+TEST_F(Checked, ReserveEndingAtTheTopOfTheAddressSpaceIsNoWrap)
+{
+    const uintptr_t top = uintptr_t(0) - (uintptr_t(1) << 16); // hint + 64K == 2^N
+    for (auto reserve : {sysReserve, sysReserveOS}) {
+        void *p = reserve(reinterpret_cast<void *>(top), 1 << 16);
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+        ASSERT_NE(p, nullptr);
+        EXPECT_NE(reinterpret_cast<uintptr_t>(p), top);
+        sysFreeOS(p, 1 << 16);
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    }
+    ExpectRefused("one page past the top", MEMWIN_ERR_OVERFLOW, [&] {
+        EXPECT_EQ(sysReserve(reinterpret_cast<void *>(top), (1 << 16) + kPage), nullptr);
+    });
+}
+
 // Every argument refusal word for word, so that the export, both arguments
 // in their order and the rule broken can be relied on.  A range may end at
 // the top of the address space; these ones go past it.

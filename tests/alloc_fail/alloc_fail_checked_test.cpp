@@ -203,3 +203,81 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusalOfEveryTransition)
         EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
     }
 }
+
+// A transition over two adjacent reservations makes room in both run lists
+// before it changes anything.  With B's list full (every other page of it
+// made Ready until the next split needed memory), a sysUsedOS over A's last
+// page and B's first is refused as out of memory with neither page changed,
+// and accepted once memory is back.
+TEST(AllocFail, CheckedRangeTrackerGrowthRefusalAcrossReservations)
+{
+    ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
+    // A and B: a free 128K found, then its halves reserved at hints.
+    char *a = nullptr, *b = nullptr;
+    for (int i = 0; i < 16 && !b; i++) {
+        char *p = static_cast<char *>(sysReserveOS(nullptr, 2 * kGranule));
+        ASSERT_NE(p, nullptr);
+        sysFreeOS(p, 2 * kGranule);
+        a = static_cast<char *>(sysReserveOS(p, kGranule));
+        b = static_cast<char *>(sysReserveOS(p + kGranule, kGranule));
+        if (a != p || b != p + kGranule) {
+            if (a)
+                sysFreeOS(a, kGranule);
+            if (b)
+                sysFreeOS(b, kGranule);
+            a = b = nullptr;
+        }
+    }
+    ASSERT_NE(b, nullptr);
+    sysMapOS(a, kGranule);
+    sysMapOS(b, kGranule);
+    ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    // The emulation's own lists given room first, out of the tracker's sight
+    // (see CheckedRangeTrackerGrowthRefusalOfEveryTransition).
+    {
+        const int old = memwin_set_mode(MEMWIN_MODE_EXACT);
+        for (char *r : {a, b})
+            for (long i = 0; i < 16; i += 2)
+                sysUsedOS(r + i * kPage, kPage);
+        for (char *r : {a, b})
+            for (long i = 0; i < 16; i += 2)
+                sysUnusedOS(r + i * kPage, kPage);
+        memwin_set_mode(old);
+    }
+    long full = -1;
+    for (long i = 2; i < 16 && full < 0; i += 2) {
+        failing_malloc::Arm(0);
+        sysUsedOS(b + i * kPage, kPage);
+        failing_malloc::Disarm();
+        if (memwin_last_error() != 0) {
+            full = i;
+            ASSERT_NE(std::string(memwin_last_error_message()).find("out of memory for the tracker"),
+                      std::string::npos)
+                << memwin_last_error_message();
+        }
+    }
+    ASSERT_GT(full, 2) << "B's run list never filled";
+    char *v = a + kGranule - kPage;
+    failing_malloc::Arm(0);
+    sysUsedOS(v, 2 * kPage);
+    const long failed = failing_malloc::Failed();
+    failing_malloc::Disarm();
+    char want[160];
+    std::snprintf(want, sizeof want,
+                  "runtime: sysUsedOS(0x%llx, 8192): out of memory for the tracker\n"
+                  "fatal error: out of memory",
+                  (unsigned long long)(uintptr_t)v);
+    EXPECT_EQ(failed, 1);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+    EXPECT_STREQ(memwin_last_error_message(), want);
+    EXPECT_EQ(State(v), MEMWIN_MEM_RESERVE) << "A's last page changed";
+    EXPECT_EQ(State(b), MEMWIN_MEM_RESERVE) << "B's first page changed";
+    sysUsedOS(v, 2 * kPage); // memory is back: accepted
+    EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    EXPECT_EQ(State(v), MEMWIN_MEM_COMMIT);
+    EXPECT_EQ(State(b), MEMWIN_MEM_COMMIT);
+    for (char *r : {a, b}) {
+        sysFreeOS(r, kGranule);
+        EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
+    }
+}

@@ -205,10 +205,11 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusalOfEveryTransition)
 }
 
 // A transition over two adjacent reservations makes room in both run lists
-// before it changes anything.  With B's list full (every other page of it
-// made Ready until the next split needed memory), a sysUsedOS over A's last
-// page and B's first is refused as out of memory with neither page changed,
-// and accepted once memory is back.
+// before it changes anything.  With both lists full (every other page made
+// Ready until the next split needed memory), a sysUsedOS over A's last page
+// and B's first with one allocation granted (A's list grows) is refused as
+// out of memory when B's cannot, with neither page changed, and accepted
+// once memory is back.
 TEST(AllocFail, CheckedRangeTrackerGrowthRefusalAcrossReservations)
 {
     ASSERT_NE(memwin_set_mode(MEMWIN_MODE_RECOVERABLE), -1);
@@ -244,21 +245,25 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusalAcrossReservations)
                 sysUnusedOS(r + i * kPage, kPage);
         memwin_set_mode(old);
     }
-    long full = -1;
-    for (long i = 2; i < 16 && full < 0; i += 2) {
-        failing_malloc::Arm(0);
-        sysUsedOS(b + i * kPage, kPage);
-        failing_malloc::Disarm();
-        if (memwin_last_error() != 0) {
-            full = i;
-            ASSERT_NE(std::string(memwin_last_error_message()).find("out of memory for the tracker"),
-                      std::string::npos)
-                << memwin_last_error_message();
+    // Each list filled: a split refused means the next one needs memory.
+    auto fill = [](char *r, long from) {
+        for (long i = from; i < 16; i += 2) {
+            failing_malloc::Arm(0);
+            sysUsedOS(r + i * kPage, kPage);
+            failing_malloc::Disarm();
+            if (memwin_last_error() != 0) {
+                EXPECT_NE(std::string(memwin_last_error_message()).find("out of memory for the tracker"),
+                          std::string::npos)
+                    << memwin_last_error_message();
+                return i;
+            }
         }
-    }
-    ASSERT_GT(full, 2) << "B's run list never filled";
+        return -1L;
+    };
+    ASSERT_GT(fill(a, 0), 0) << "A's run list never filled";
+    ASSERT_GT(fill(b, 2), 2) << "B's run list never filled";
     char *v = a + kGranule - kPage;
-    failing_malloc::Arm(0);
+    failing_malloc::Arm(1);
     sysUsedOS(v, 2 * kPage);
     const long failed = failing_malloc::Failed();
     failing_malloc::Disarm();

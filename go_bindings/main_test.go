@@ -120,15 +120,14 @@ func extentAt(t *testing.T, p unsafe.Pointer) uintptr {
 // query.  So an allocation found at p fails the check only when it spans
 // size bytes from p, the shape the unreleased one would still have; any
 // other (a different size, or one starting below p) is logged as a reuse.
-// It reports whether p was found free.
-func wantReleased(t *testing.T, p unsafe.Pointer, size uintptr) bool {
+func wantReleased(t *testing.T, p unsafe.Pointer, size uintptr) {
 	t.Helper()
 	info := mustQuery(t, p)
 	if info.State == MemFree {
 		if info.Protect != PageNoAccess {
 			t.Errorf("Query(%p) after release = %v; want PAGE_NOACCESS", p, info)
 		}
-		return true
+		return
 	}
 	if n := extentAt(t, p); n == size {
 		t.Errorf("Query(%p) after release = %v; want MEM_FREE (an allocation of the released size %#x is still at p)",
@@ -136,7 +135,6 @@ func wantReleased(t *testing.T, p unsafe.Pointer, size uintptr) bool {
 	} else {
 		t.Logf("released %#x bytes at %p; the address was reused by an allocation of %#x bytes: %v", size, p, n, info)
 	}
-	return false
 }
 
 // wantMappedReady checks MappedReady against a baseline plus delta.

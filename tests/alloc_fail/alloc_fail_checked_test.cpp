@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +21,34 @@ uint32_t State(const void *p)
     memwin_region_info info{};
     memwin_query(p, &info);
     return info.state;
+}
+
+// The tracker's refusal of op(v, n) for want of memory, word for word, after
+// failed allocations were refused during the call.
+void ExpectTrackerRefusal(const char *op, const void *v, uintptr_t n, long failed)
+{
+    char want[160];
+    std::snprintf(want, sizeof want,
+                  "runtime: %s(0x%llx, %llu): out of memory for the tracker\n"
+                  "fatal error: out of memory",
+                  op, (unsigned long long)(uintptr_t)v, (unsigned long long)n);
+    EXPECT_EQ(failed, 1);
+    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
+    EXPECT_STREQ(memwin_last_error_message(), want);
+}
+
+// The emulation keeps its own list of page states (on Linux the OS calls
+// are its), which grows too: call on every other page of r's granule, then
+// undo, in exact mode, which the tracker does not see, leaves it room, so
+// that only the tracker's growth meets the failing malloc.
+void GiveEmulationRoom(char *r, void (*call)(void *, uintptr_t), void (*undo)(void *, uintptr_t))
+{
+    const int old = memwin_set_mode(MEMWIN_MODE_EXACT);
+    for (long i = 0; i < 16; i += 2)
+        call(r + i * kPage, kPage);
+    for (long i = 0; i < 16; i += 2)
+        undo(r + i * kPage, kPage);
+    memwin_set_mode(old);
 }
 
 } // namespace
@@ -95,14 +122,7 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusal)
             continue;
         }
         refused_at = i;
-        char want[160];
-        std::snprintf(want, sizeof want,
-                      "runtime: sysMap(0x%llx, 4096): out of memory for the tracker\n"
-                      "fatal error: out of memory",
-                      (unsigned long long)(uintptr_t)(p + i * kPage));
-        EXPECT_EQ(failed, 1);
-        EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
-        EXPECT_STREQ(memwin_last_error_message(), want);
+        ExpectTrackerRefusal("sysMap", p + i * kPage, kPage, failed);
         EXPECT_EQ(stat, stat0) << "a refused sysMap accounted";
         // Still Reserved for the tracker: the same call is accepted now.
         sysMap(p + i * kPage, kPage, &stat);
@@ -133,25 +153,13 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusalOfEveryTransition)
         const char *name;
         bool ready_first;       // the granule starts Ready (else Prepared)
         uint32_t before, after; // the page's state for memwin_query
-        std::function<void(char *)> call;
-    };
-    // The emulation's own list of page states grows too (on Linux the OS
-    // calls are its): the same splits made and undone once in exact mode,
-    // which the tracker does not see, leave it room, so that only the
-    // tracker's growth meets the failing malloc.
-    auto make_os_room = [](const std::function<void(char *)> &call, char *p, bool ready_first) {
-        const int old = memwin_set_mode(MEMWIN_MODE_EXACT);
-        for (long i = 0; i < 16; i += 2)
-            call(p + i * kPage);
-        for (long i = 0; i < 16; i += 2)
-            ready_first ? sysUsedOS(p + i * kPage, kPage) : sysUnusedOS(p + i * kPage, kPage);
-        memwin_set_mode(old);
+        void (*call)(void *, uintptr_t);
     };
     const std::vector<Op> ops = {
-        {"sysUsedOS", false, MEMWIN_MEM_RESERVE, MEMWIN_MEM_COMMIT, [](char *v) { sysUsedOS(v, kPage); }},
-        {"sysUnusedOS", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, [](char *v) { sysUnusedOS(v, kPage); }},
-        {"sysFaultOS", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, [](char *v) { sysFaultOS(v, kPage); }},
-        {"sysFault", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, [](char *v) { sysFault(v, kPage); }},
+        {"sysUsedOS", false, MEMWIN_MEM_RESERVE, MEMWIN_MEM_COMMIT, sysUsedOS},
+        {"sysUnusedOS", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, sysUnusedOS},
+        {"sysFaultOS", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, sysFaultOS},
+        {"sysFault", true, MEMWIN_MEM_COMMIT, MEMWIN_MEM_RESERVE, sysFault},
     };
     for (const Op &op : ops) {
         SCOPED_TRACE(op.name);
@@ -161,13 +169,13 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusalOfEveryTransition)
         if (op.ready_first)
             sysUsedOS(p, kGranule);
         ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
-        make_os_room(op.call, p, op.ready_first);
+        GiveEmulationRoom(p, op.call, op.ready_first ? sysUsedOS : sysUnusedOS);
         ASSERT_EQ(State(p), op.before);
         long refused_at = -1;
         for (long i = 0; i < 16; i += 2) {
             char *v = p + i * kPage;
             failing_malloc::Arm(0);
-            op.call(v);
+            op.call(v, kPage);
             long failed = failing_malloc::Failed();
             failing_malloc::Disarm();
             if (memwin_last_error() == 0) {
@@ -176,16 +184,9 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusalOfEveryTransition)
                 continue;
             }
             refused_at = i;
-            char want[160];
-            std::snprintf(want, sizeof want,
-                          "runtime: %s(0x%llx, 4096): out of memory for the tracker\n"
-                          "fatal error: out of memory",
-                          op.name, (unsigned long long)(uintptr_t)v);
-            EXPECT_EQ(failed, 1);
-            EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
-            EXPECT_STREQ(memwin_last_error_message(), want);
+            ExpectTrackerRefusal(op.name, v, kPage, failed);
             EXPECT_EQ(State(v), op.before) << "a refused call changed the page";
-            op.call(v); // memory is back: accepted
+            op.call(v, kPage); // memory is back: accepted
             EXPECT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
             EXPECT_EQ(State(v), op.after);
         }
@@ -233,18 +234,8 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusalAcrossReservations)
     sysMapOS(a, kGranule);
     sysMapOS(b, kGranule);
     ASSERT_EQ(memwin_last_error(), 0u) << memwin_last_error_message();
-    // The emulation's own lists given room first, out of the tracker's sight
-    // (see CheckedRangeTrackerGrowthRefusalOfEveryTransition).
-    {
-        const int old = memwin_set_mode(MEMWIN_MODE_EXACT);
-        for (char *r : {a, b})
-            for (long i = 0; i < 16; i += 2)
-                sysUsedOS(r + i * kPage, kPage);
-        for (char *r : {a, b})
-            for (long i = 0; i < 16; i += 2)
-                sysUnusedOS(r + i * kPage, kPage);
-        memwin_set_mode(old);
-    }
+    for (char *r : {a, b})
+        GiveEmulationRoom(r, sysUsedOS, sysUnusedOS);
     // Each list filled: a split refused means the next one needs memory.
     auto fill = [](char *r, long from) {
         for (long i = from; i < 16; i += 2) {
@@ -267,14 +258,7 @@ TEST(AllocFail, CheckedRangeTrackerGrowthRefusalAcrossReservations)
     sysUsedOS(v, 2 * kPage);
     const long failed = failing_malloc::Failed();
     failing_malloc::Disarm();
-    char want[160];
-    std::snprintf(want, sizeof want,
-                  "runtime: sysUsedOS(0x%llx, 8192): out of memory for the tracker\n"
-                  "fatal error: out of memory",
-                  (unsigned long long)(uintptr_t)v);
-    EXPECT_EQ(failed, 1);
-    EXPECT_EQ(memwin_last_error(), uint32_t(MEMWIN_ERR_OS));
-    EXPECT_STREQ(memwin_last_error_message(), want);
+    ExpectTrackerRefusal("sysUsedOS", v, 2 * kPage, failed);
     EXPECT_EQ(State(v), MEMWIN_MEM_RESERVE) << "A's last page changed";
     EXPECT_EQ(State(b), MEMWIN_MEM_RESERVE) << "B's first page changed";
     sysUsedOS(v, 2 * kPage); // memory is back: accepted
